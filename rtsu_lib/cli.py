@@ -1,0 +1,134 @@
+"""``rtsu``: run a profile's figure notebooks through papermill and build the book.
+
+    rtsu run  --profile quick [--figures fig3_gaussian ...]   execute notebooks into book/executed/
+    rtsu book --profile quick [--figures ...]                 the same, then jupyter-book build book/
+    rtsu list                                                  profiles and their notebooks
+"""
+
+import argparse
+import logging
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from papermill.exceptions import PapermillExecutionError
+
+from .datasets import PROJECT_ROOT
+
+log = logging.getLogger("rtsu_lib.cli")
+
+BOOK_DIR = PROJECT_ROOT / "book"
+NOTEBOOK_DIR = BOOK_DIR / "notebooks"
+EXECUTED_DIR = BOOK_DIR / "executed"
+PARAMS_DIR = PROJECT_ROOT / "params"
+BUILD_DIR = PROJECT_ROOT / "_build"
+
+
+class ProfileError(ValueError):
+    pass
+
+
+def profiles() -> list[str]:
+    return sorted(path.name for path in PARAMS_DIR.iterdir() if path.is_dir())
+
+
+def profile_notebooks(profile: str) -> dict[str, Path]:
+    """Notebook name -> its parameter file, for every notebook the profile sets parameters for."""
+    folder = PARAMS_DIR / profile
+    if not folder.is_dir():
+        raise ProfileError(f"unknown profile {profile!r}; choose one of {profiles()}")
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+
+
+def read_parameters(notebook: Path, params_file: Path) -> dict:
+    """The profile's parameters for ``notebook``, checked against the notebook's parameters cell."""
+    import papermill
+
+    with open(params_file) as stream:
+        values = yaml.safe_load(stream) or {}
+    if not isinstance(values, dict):
+        raise ProfileError(f"{params_file} must hold a mapping of parameter names to values")
+    declared = papermill.inspect_notebook(str(notebook))
+    unknown = set(values) - set(declared)
+    if unknown:
+        raise ProfileError(f"{params_file}: unknown parameter(s) {sorted(unknown)} for {notebook.name}; "
+                           f"its parameters are {sorted(declared)}")
+    return values
+
+
+def execute(profile: str, figures=None) -> list[Path]:
+    """Execute the profile's notebooks; stop at the first that raises (its output is still written)."""
+    import papermill
+
+    selected = profile_notebooks(profile)
+    if figures:
+        missing = set(figures) - set(selected)
+        if missing:
+            raise ProfileError(f"profile {profile!r} has no notebook(s) {sorted(missing)}; it has {sorted(selected)}")
+        selected = {name: selected[name] for name in figures}
+    plans = []
+    for name, params_file in selected.items():
+        notebook = NOTEBOOK_DIR / f"{name}.ipynb"
+        if not notebook.is_file():
+            raise ProfileError(f"{params_file} names notebook {notebook}, which does not exist")
+        plans.append((name, notebook, read_parameters(notebook, params_file)))
+
+    EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
+    outputs = []
+    for name, notebook, parameters in plans:
+        output = EXECUTED_DIR / f"{name}.ipynb"
+        started = time.perf_counter()
+        log.info("executing %s at profile %s", notebook.relative_to(PROJECT_ROOT), profile)
+        papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters, profile=profile),
+                                   cwd=str(BOOK_DIR), kernel_name="python3", progress_bar=False)
+        log.info("  %s done in %.0f s -> %s", name, time.perf_counter() - started, output.relative_to(PROJECT_ROOT))
+        outputs.append(output)
+    return outputs
+
+
+def build_book() -> Path:
+    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
+    subprocess.run([jupyter_book, "build", str(BOOK_DIR), "-W", "-n", "--keep-going"], cwd=PROJECT_ROOT,
+                   check=True)
+    return BUILD_DIR / "html" / "index.html"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="rtsu", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for command in ("run", "book"):
+        sub = commands.add_parser(command)
+        sub.add_argument("--profile", default="quick", help="parameter set: smoke, quick (default) or paper")
+        sub.add_argument("--figures", nargs="*", help="notebook names (default: all of the profile's)")
+    commands.add_parser("list")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    try:
+        if args.command == "list":
+            for profile in profiles():
+                print(f"{profile}: {', '.join(profile_notebooks(profile))}")
+            return 0
+        started = time.perf_counter()
+        execute(args.profile, args.figures)
+        if args.command == "book":
+            index = build_book()
+            print(f"Book built in {time.perf_counter() - started:.0f} s at profile {args.profile}: {index}")
+    except ProfileError as error:
+        print(f"rtsu: error: {error}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as error:
+        print(f"rtsu: error: the book build failed ({error})", file=sys.stderr)
+        return 1
+    except PapermillExecutionError as error:
+        print(f"rtsu: error: a notebook raised; its output with the traceback is in {EXECUTED_DIR}\n{error}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
