@@ -20,26 +20,32 @@ from .datasets import PROJECT_ROOT
 
 log = logging.getLogger("rtsu_lib.cli")
 
-BOOK_DIR = PROJECT_ROOT / "book"
-NOTEBOOK_DIR = BOOK_DIR / "notebooks"
-EXECUTED_DIR = BOOK_DIR / "executed"
-PARAMS_DIR = PROJECT_ROOT / "params"
-BUILD_DIR = PROJECT_ROOT / "_build"
+
+class Project:
+    """Where a project's book sources, parameter files and build output live."""
+
+    def __init__(self, root=PROJECT_ROOT):
+        self.root = Path(root).resolve()
+        self.book = self.root / "book"
+        self.notebooks = self.book / "notebooks"
+        self.executed = self.book / "executed"
+        self.params = self.root / "params"
+        self.html_index = self.root / "_build" / "html" / "index.html"
 
 
 class ProfileError(ValueError):
     pass
 
 
-def profiles() -> list[str]:
-    return sorted(path.name for path in PARAMS_DIR.iterdir() if path.is_dir())
+def profiles(project: Project) -> list[str]:
+    return sorted(path.name for path in project.params.iterdir() if path.is_dir())
 
 
-def profile_notebooks(profile: str) -> dict[str, Path]:
+def profile_notebooks(project: Project, profile: str) -> dict[str, Path]:
     """Notebook name -> its parameter file, for every notebook the profile sets parameters for."""
-    folder = PARAMS_DIR / profile
+    folder = project.params / profile
     if not folder.is_dir():
-        raise ProfileError(f"unknown profile {profile!r}; choose one of {profiles()}")
+        raise ProfileError(f"unknown profile {profile!r}; choose one of {profiles(project)}")
     return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
 
 
@@ -59,11 +65,11 @@ def read_parameters(notebook: Path, params_file: Path) -> dict:
     return values
 
 
-def execute(profile: str, figures=None) -> list[Path]:
+def execute(project: Project, profile: str, figures=None) -> list[Path]:
     """Execute the profile's notebooks; stop at the first that raises (its output is still written)."""
     import papermill
 
-    selected = profile_notebooks(profile)
+    selected = profile_notebooks(project, profile)
     if figures:
         missing = set(figures) - set(selected)
         if missing:
@@ -71,29 +77,29 @@ def execute(profile: str, figures=None) -> list[Path]:
         selected = {name: selected[name] for name in figures}
     plans = []
     for name, params_file in selected.items():
-        notebook = NOTEBOOK_DIR / f"{name}.ipynb"
+        notebook = project.notebooks / f"{name}.ipynb"
         if not notebook.is_file():
             raise ProfileError(f"{params_file} names notebook {notebook}, which does not exist")
         plans.append((name, notebook, read_parameters(notebook, params_file)))
 
-    EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
+    project.executed.mkdir(parents=True, exist_ok=True)
     outputs = []
     for name, notebook, parameters in plans:
-        output = EXECUTED_DIR / f"{name}.ipynb"
+        output = project.executed / f"{name}.ipynb"
         started = time.perf_counter()
-        log.info("executing %s at profile %s", notebook.relative_to(PROJECT_ROOT), profile)
+        log.info("executing %s at profile %s", notebook, profile)
         papermill.execute_notebook(str(notebook), str(output), parameters=dict(parameters, profile=profile),
-                                   cwd=str(BOOK_DIR), kernel_name="python3", progress_bar=False)
-        log.info("  %s done in %.0f s -> %s", name, time.perf_counter() - started, output.relative_to(PROJECT_ROOT))
+                                   cwd=str(project.book), kernel_name="python3", progress_bar=False)
+        log.info("  %s done in %.0f s -> %s", name, time.perf_counter() - started, output)
         outputs.append(output)
     return outputs
 
 
-def build_book() -> Path:
+def build_book(project: Project) -> Path:
     jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
-    subprocess.run([jupyter_book, "build", str(BOOK_DIR), "-W", "-n", "--keep-going"], cwd=PROJECT_ROOT,
+    subprocess.run([jupyter_book, "build", str(project.book), "-W", "-n", "--keep-going"], cwd=project.root,
                    check=True)
-    return BUILD_DIR / "html" / "index.html"
+    return project.html_index
 
 
 def main(argv=None):
@@ -104,18 +110,20 @@ def main(argv=None):
         sub.add_argument("--profile", default="quick", help="parameter set: smoke, quick (default) or paper")
         sub.add_argument("--figures", nargs="*", help="notebook names (default: all of the profile's)")
     commands.add_parser("list")
+    parser.add_argument("--project-dir", default=PROJECT_ROOT, help="project folder (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
+    project = Project(args.project_dir)
     try:
         if args.command == "list":
-            for profile in profiles():
-                print(f"{profile}: {', '.join(profile_notebooks(profile))}")
+            for profile in profiles(project):
+                print(f"{profile}: {', '.join(profile_notebooks(project, profile))}")
             return 0
         started = time.perf_counter()
-        execute(args.profile, args.figures)
+        execute(project, args.profile, args.figures)
         if args.command == "book":
-            index = build_book()
+            index = build_book(project)
             print(f"Book built in {time.perf_counter() - started:.0f} s at profile {args.profile}: {index}")
     except ProfileError as error:
         print(f"rtsu: error: {error}", file=sys.stderr)
@@ -124,7 +132,7 @@ def main(argv=None):
         print(f"rtsu: error: the book build failed ({error})", file=sys.stderr)
         return 1
     except PapermillExecutionError as error:
-        print(f"rtsu: error: a notebook raised; its output with the traceback is in {EXECUTED_DIR}\n{error}",
+        print(f"rtsu: error: a notebook raised; its output with the traceback is in {project.executed}\n{error}",
               file=sys.stderr)
         return 1
     return 0

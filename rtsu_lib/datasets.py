@@ -198,7 +198,13 @@ def _load_torchvision(name, root: Path, download: bool) -> ImageArrays:
     from torchvision import datasets
 
     cls = datasets.CIFAR10 if name == "cifar10" else datasets.CIFAR100
-    splits = [cls(str(root), train=train, download=download) for train in (True, False)]
+    try:
+        splits = [cls(str(root), train=train, download=download) for train in (True, False)]
+    except RuntimeError as error:  # torchvision's word for missing or corrupt files
+        raise CorruptDataError(
+            f"{root / TORCHVISION_FOLDERS[name]} is incomplete or corrupt ({error}). "
+            f"Delete it and provide the data again (or pass download=True on a machine with internet)."
+        ) from error
     x = [np.ascontiguousarray(split.data.transpose(0, 3, 1, 2)) for split in splits]
     y = [np.asarray(split.targets, dtype=np.int64) for split in splits]
     return ImageArrays(name, x[0], y[0], x[1], y[1], tuple(splits[0].classes), source=str(root))

@@ -41,7 +41,7 @@ class TrainSettings:
 
 class TrainingDiverged(RuntimeError):
     def __init__(self, epoch, loss):
-        super().__init__(f"training diverged at epoch {epoch}: mean train loss is {loss}")
+        super().__init__(f"training diverged at epoch {epoch}: mean train loss {loss}")
         self.epoch, self.loss = epoch, loss
 
 
@@ -99,6 +99,8 @@ class Trainer:
             start = time.perf_counter()
             train_loss, train_acc = self._train_epoch(epoch, train_x, train_y)
             test_loss, test_acc = self.evaluate(test_x, test_y)
+            if not math.isfinite(test_loss):
+                raise TrainingDiverged(epoch + 1, f"{train_loss} (test loss {test_loss})")
             record = {"epoch": epoch + 1, "lr": self.settings.lr_at(epoch), "train_loss": train_loss,
                       "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc,
                       "seconds": time.perf_counter() - start}

@@ -1,0 +1,68 @@
+"""The book builds at the smoke profile, and a notebook that raises stops the build."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+RTSU = [sys.executable, "-m", "rtsu_lib.cli"]
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    """The book's sources, profiles and config in a scratch folder, with its own results store."""
+    shutil.copytree(ROOT / "book", tmp_path / "book", ignore=shutil.ignore_patterns("executed", "_build"))
+    shutil.copytree(ROOT / "params", tmp_path / "params")
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    env = dict(os.environ, RTSU_RESULTS_DIR=str(tmp_path / "results"))
+    return tmp_path, env
+
+
+def test_smoke_profile_builds_the_book(project_copy):
+    folder, env = project_copy
+    done = subprocess.run(RTSU + ["--project-dir", str(folder), "book", "--profile", "smoke"], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    html = folder / "_build" / "html"
+    for page in ("intro.html", "executed/fig3_gaussian.html", "executed/fig4_binary_cifar10.html"):
+        assert (html / page).is_file(), page
+    fig3 = (html / "executed/fig3_gaussian.html").read_text()
+    assert "<img" in fig3 and "smoke" in fig3 and "Traceback" not in fig3
+    assert len(list((folder / "results" / "runs").glob("*.json"))) == 2
+
+
+def test_a_notebook_that_raises_fails_the_run_and_keeps_its_output(project_copy):
+    folder, env = project_copy
+    params = folder / "params" / "smoke" / "fig3_gaussian.yaml"
+    values = yaml.safe_load(params.read_text())
+    params.write_text(yaml.safe_dump({**values, "lr": -1.0}))
+    done = subprocess.run(RTSU + ["--project-dir", str(folder), "book", "--profile", "smoke"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1
+    assert "a notebook raised" in done.stderr
+    output = json.loads((folder / "book" / "executed" / "fig3_gaussian.ipynb").read_text())
+    errors = [o for c in output["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors and "lr=-1.0 is not allowed" in errors[0]["evalue"]
+    assert not (folder / "_build").exists()
+
+
+def test_unknown_profile_parameter_is_refused_before_anything_runs(project_copy):
+    folder, env = project_copy
+    (folder / "params" / "smoke" / "fig3_gaussian.yaml").write_text("sizes: [256]\nlearning_rate: 0.1\n")
+    done = subprocess.run(RTSU + ["--project-dir", str(folder), "run", "--profile", "smoke"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "learning_rate" in done.stderr
+    assert not (folder / "book" / "executed").exists()
+
+
+def test_unknown_profile_is_named(project_copy):
+    folder, env = project_copy
+    done = subprocess.run(RTSU + ["--project-dir", str(folder), "run", "--profile", "huge"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "unknown profile 'huge'" in done.stderr and "smoke" in done.stderr
