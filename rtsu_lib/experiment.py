@@ -149,11 +149,23 @@ def run(config: RunConfig, store: ResultsStore | None = None, *, data_dir=None, 
         status, error, history = "diverged", str(diverged), trainer.history
         log.warning("%s", diverged)
     record = {"config": config.to_dict(), "status": status, "error": error, "history": history,
-              "data": splits.info,
+              "data": splits.info, "num_classes": splits.num_classes,
               "provenance": provenance(seed=config.seed, device=trainer.device, wall_seconds=time.time() - started,
                                        num_parameters=count_parameters(model))}
-    store.put(config, record)
+    weights = {name: tensor.cpu() for name, tensor in trainer.model.state_dict().items()}
+    store.put(config, record, weights if status == "done" else None)
     return record
+
+
+def load_trained_model(config: RunConfig, store: ResultsStore | None = None):
+    """The trained model of a stored run (eval mode, on the CPU)."""
+    store = store or ResultsStore()
+    record = store.get(config)
+    if record is None or record["status"] != "done":
+        raise LookupError(f"run {store.key(config)} is not in the store at {store.root} as done; run it first")
+    model = build_model(config, record["num_classes"])
+    model.load_state_dict(store.load_weights(config))
+    return model.eval()
 
 
 def run_all(configs, store: ResultsStore | None = None, **options) -> list[dict]:

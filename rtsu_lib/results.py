@@ -1,8 +1,10 @@
 """The results store: one JSON file per run, keyed by a hash of the run's full configuration.
 
 Layout under the store's root (``$RTSU_RESULTS_DIR``, default ``results/`` in the project):
-``runs/<key>.json`` for finished runs and ``checkpoints/<key>.pt`` for runs in progress.
-Records are written atomically, so a reader sees a whole record or none.
+``runs/<key>.json`` for finished runs, ``models/<key>.pt`` for their final weights,
+``checkpoints/<key>.pt`` for runs in progress and ``evaluations/<name>.json`` for measurements
+made on trained models. Files are written atomically, so a reader sees a whole file or none;
+a run's weights are written before its record, so a record always has its weights.
 """
 
 import hashlib
@@ -19,7 +21,7 @@ import torch
 
 from . import __version__
 from .datasets import PROJECT_ROOT
-from .storage import read_json, write_json
+from .storage import atomic_write, read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +62,25 @@ class ResultsStore:
             return None
         return record
 
-    def put(self, config, record: dict):
+    def weights_path(self, config) -> Path:
+        return self.root / "models" / f"{self.key(config)}.pt"
+
+    def put(self, config, record: dict, weights: dict | None = None):
+        if weights is not None:
+            with atomic_write(self.weights_path(config), "wb") as stream:
+                torch.save(weights, stream)
         write_json(self.run_path(config), record)
         self.checkpoint_path(config).unlink(missing_ok=True)
+
+    def load_weights(self, config) -> dict:
+        path = self.weights_path(config)
+        if not path.exists():
+            raise FileNotFoundError(f"no stored weights for run {self.key(config)} at {path}; "
+                                    f"delete {self.run_path(config)} to train it again")
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+    def evaluation_path(self, name: str) -> Path:
+        return self.root / "evaluations" / f"{name}.json"
 
     def records(self) -> list[dict]:
         """Every readable record in the store."""

@@ -253,15 +253,22 @@ def variant_options(name) -> dict:
 NORMALIZATIONS = ("none", "featurewise")
 
 
-def normalize(splits: Splits, method: str) -> Splits:
-    """``featurewise``: subtract the per-feature mean and divide by the per-feature std, both
-    computed on the training split only (each of the 3 x 32 x 32 values is a feature)."""
+def normalizer(train_x: torch.Tensor, method: str):
+    """The map into the model's input space. ``featurewise``: subtract the per-feature mean and
+    divide by the per-feature std of ``train_x`` (each of the 3 x 32 x 32 values is a feature)."""
     if method not in NORMALIZATIONS:
         raise ValueError(f"normalize={method!r} is not allowed: must be one of {NORMALIZATIONS}")
     if method == "none":
+        return lambda x: x
+    mean = train_x.mean(dim=0, keepdim=True)
+    std = train_x.std(dim=0, keepdim=True).clamp_min(1e-6)
+    return lambda x: (x - mean) / std
+
+
+def normalize(splits: Splits, method: str) -> Splits:
+    """Both splits mapped by ``normalizer``, with statistics from the training split only."""
+    to_model_space = normalizer(splits.train_x, method)
+    if method == "none":
         return splits
-    mean = splits.train_x.mean(dim=0, keepdim=True)
-    std = splits.train_x.std(dim=0, keepdim=True).clamp_min(1e-6)
-    info = dict(splits.info, normalize=method)
-    return Splits((splits.train_x - mean) / std, splits.train_y, (splits.test_x - mean) / std, splits.test_y,
-                  splits.num_classes, info, splits.extras)
+    return Splits(to_model_space(splits.train_x), splits.train_y, to_model_space(splits.test_x), splits.test_y,
+                  splits.num_classes, dict(splits.info, normalize=method), splits.extras)
