@@ -50,30 +50,33 @@ class BReLU(CReLU):
 class _RTSUFunction(torch.autograd.Function):
     """RTSU forward and a backward that keeps only the sign mask of the input.
 
-    With p = max(x, 0) and n = min(x, 0), per channel c:
-        y1 = cos(t) p - sin(t) n + sx,   y2 = sin(t) p + cos(t) n + sy.
-    For x > 0 the gradient is cos(t) g1 + sin(t) g2, otherwise -sin(t) g1 + cos(t) g2.
+    With p = max(x, 0) and n = min(x, 0) = x - p, per channel c:
+        y1 = cos(t) p - sin(t) n + sx = (cos + sin) p - sin x + sx,
+        y2 = sin(t) p + cos(t) n + sy = (sin - cos) p + cos x + sy.
+    So on the doubled input x2 = [x, x], y = slope_p * relu(x2) + slope_x * x2 + shift, with
+    per-channel vectors of width 2C: few full-size passes, and no where() over full tensors.
     """
 
     @staticmethod
-    def forward(ctx, x, cos, sin, shift_x, shift_y):
-        positive = x > 0
-        # Coefficient of x on each output where x > 0 (p = x) and where x <= 0 (n = x).
-        y1 = x * torch.where(positive, cos, -sin) + shift_x
-        y2 = x * torch.where(positive, sin, cos) + shift_y
-        ctx.save_for_backward(positive, cos, sin)
-        return torch.cat([y1, y2], dim=1)
+    def forward(ctx, x, slope_p, slope_x, shift):
+        doubled = torch.cat([x, x], dim=1)
+        out = torch.addcmul(shift, doubled, slope_x)
+        out = torch.addcmul(out, torch.relu(doubled), slope_p)
+        ctx.save_for_backward(x > 0, slope_p, slope_x)
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        positive, cos, sin = ctx.saved_tensors
-        g1, g2 = grad_out.chunk(2, dim=1)
-        grad_x = torch.where(positive, cos * g1 + sin * g2, cos * g2 - sin * g1)
-        return grad_x, None, None, None, None
+        positive, slope_p, slope_x = ctx.saved_tensors
+        channels = positive.shape[1]
+        weighted_x, weighted_p = grad_out * slope_x, grad_out * slope_p
+        from_x = weighted_x[:, :channels] + weighted_x[:, channels:]
+        from_p = weighted_p[:, :channels] + weighted_p[:, channels:]
+        return torch.addcmul(from_x, positive, from_p), None, None, None
 
 
 class RTSU(nn.Module):
-    """Rotation-translation split unit: f(x) = R(theta) k(x) + s with k(x) = [max(x,0), min(x,0)].
+    """Rigid transformation switch unit: f(x) = R(theta) k(x) + s with k(x) = [max(x,0), min(x,0)].
 
     Each channel c has a fixed angle theta_c and shift (sx_c, sy_c), stored as buffers
     (saved with the model, never trained). The output is [y1, y2] on the channel axis,
@@ -105,10 +108,11 @@ class RTSU(nn.Module):
 
     def forward(self, x):
         shape = (1, -1) + (1,) * (x.dim() - 2)
-        dtype = x.dtype
-        cos, sin = torch.cos(self.theta).to(dtype).view(shape), torch.sin(self.theta).to(dtype).view(shape)
-        shift_x, shift_y = self.shift.to(dtype).view(2, *shape)
-        return _RTSUFunction.apply(x, cos, sin, shift_x, shift_y)
+        cos, sin = torch.cos(self.theta), torch.sin(self.theta)
+        slope_p = torch.cat([cos + sin, sin - cos]).to(x.dtype).view(shape)
+        slope_x = torch.cat([-sin, cos]).to(x.dtype).view(shape)
+        shift = self.shift.reshape(-1).to(x.dtype).view(shape)
+        return _RTSUFunction.apply(x, slope_p, slope_x, shift)
 
     def extra_repr(self):
         return f"num_channels={self.theta.numel()}, init={self.init!r}"

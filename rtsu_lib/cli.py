@@ -42,11 +42,21 @@ def profiles(project: Project) -> list[str]:
 
 
 def profile_notebooks(project: Project, profile: str) -> dict[str, Path]:
-    """Notebook name -> its parameter file, for every notebook the profile sets parameters for."""
+    """Notebook name -> its parameter file, in the book's order (pages that read others' results last)."""
     folder = project.params / profile
     if not folder.is_dir():
         raise ProfileError(f"unknown profile {profile!r}; choose one of {profiles(project)}")
-    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+    order = toc_order(project)
+    files = sorted(folder.glob("*.yaml"), key=lambda path: (order.get(path.stem, len(order)), path.stem))
+    return {path.stem: path for path in files}
+
+
+def toc_order(project: Project) -> dict[str, int]:
+    """Position of each executed notebook in book/_toc.yml."""
+    with open(project.book / "_toc.yml") as stream:
+        toc = yaml.safe_load(stream)
+    files = [chapter["file"] for part in toc.get("parts", []) for chapter in part.get("chapters", [])]
+    return {Path(file).name: position for position, file in enumerate(files)}
 
 
 def read_parameters(notebook: Path, params_file: Path) -> dict:

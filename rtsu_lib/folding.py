@@ -34,10 +34,10 @@ def fold_into_conv(unit: RTSU, conv: torch.nn.Conv2d, height: int, width: int):
     """Weights W' and a (C_out, H', W') bias map with conv(RTSU(x)) = conv'(CReLU(x)) + bias_map."""
     if conv.groups != 1:
         raise NotImplementedError("folding is written for ungrouped convolutions")
-    weight = conv.weight.double()
+    weight = conv.weight.detach().double()
     folded = torch.einsum("oikl,ij->ojkl", weight, crelu_mixing_matrix(unit))
     shift_image = shift_vector(unit).view(1, -1, 1, 1).expand(1, -1, height, width)
     bias_map = F.conv2d(shift_image, weight, None, conv.stride, conv.padding, conv.dilation)[0]
     if conv.bias is not None:
-        bias_map = bias_map + conv.bias.double().view(-1, 1, 1)
+        bias_map = bias_map + conv.bias.detach().double().view(-1, 1, 1)
     return folded, bias_map

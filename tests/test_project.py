@@ -49,7 +49,9 @@ def test_notebooks_are_committed_clean_with_a_tagged_parameters_cell(notebook):
     assert len(tagged) == 1
     for line in "".join(tagged[0]["source"]).splitlines():
         assert " = " in line and "  # " in line, f"parameter line without a literal and comment: {line}"
-    assert all(len(line) <= 110 for cell in code for line in "".join(cell["source"]).splitlines())
+        assert len(line) <= 125, line  # one literal per line, so a long list cannot wrap
+    others = [cell for cell in code if cell is not tagged[0]]
+    assert all(len(line) <= 110 for cell in others for line in "".join(cell["source"]).splitlines())
     assert "kernelspec" in json.loads(notebook.read_text())["metadata"]
 
 
