@@ -3,6 +3,8 @@
     rtsu run  --profile quick [--figures fig3_gaussian ...]   execute notebooks into book/executed/
     rtsu book --profile quick [--figures ...]                 the same, then jupyter-book build book/
     rtsu list                                                  profiles and their notebooks
+    rtsu batch --profile smoke | --sweep FILE [--executor local|slurm] [--jobs N] [--dry-run]
+                                                               resumable batch runs into the results store
 """
 
 import argparse
@@ -120,6 +122,10 @@ def main(argv=None):
         sub.add_argument("--profile", default="quick", help="parameter set: smoke, quick (default) or paper")
         sub.add_argument("--figures", nargs="*", help="notebook names (default: all of the profile's)")
     commands.add_parser("list")
+    from . import batch
+
+    batch.add_arguments(commands.add_parser("batch", help="run a profile or a sweep grid: local pool or Slurm, "
+                                                          "resumable (see rtsu_lib.batch)"))
     parser.add_argument("--project-dir", default=PROJECT_ROOT, help="project folder (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -130,6 +136,8 @@ def main(argv=None):
             for profile in profiles(project):
                 print(f"{profile}: {', '.join(profile_notebooks(project, profile))}")
             return 0
+        if args.command == "batch":
+            return batch.command(args, project)
         started = time.perf_counter()
         execute(project, args.profile, args.figures)
         if args.command == "book":

@@ -16,7 +16,7 @@ from .activations import ACTIVATIONS, INIT_SCHEMES
 from .models import MODELS, count_parameters, create_model
 from .results import ResultsStore, provenance
 from .training import TrainSettings, Trainer, TrainingDiverged
-from .variants import NORMALIZATIONS, VARIANTS, create_variant, normalize, variant_options
+from .variants import NORMALIZATIONS, VARIANTS, check_options, create_variant, normalize
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +105,7 @@ def _check_values(config):
     for name, ok, allowed in rules:
         if not ok:
             raise ValueError(f"{name}={getattr(config, name)!r} is not allowed: must be {allowed}")
-    unknown = set(config.variant_options) - set(variant_options(config.variant))
-    if unknown:
-        raise ValueError(f"unknown variant option(s) {sorted(unknown)} for {config.variant!r}; "
-                         f"it takes {sorted(variant_options(config.variant))}")
+    check_options(config.variant, config.variant_options)
 
 
 def build_model(config: RunConfig, num_classes: int) -> torch.nn.Module:
@@ -130,25 +127,41 @@ def run(config: RunConfig, store: ResultsStore | None = None, *, data_dir=None, 
     (``done`` or ``diverged``) and ``provenance``. ``data_dir`` and ``download`` say where the
     data come from and do not change the result, so they are not part of the key.
     """
+    return run_and_tell(config, store, data_dir=data_dir, download=download, device=device)[0]
+
+
+def run_and_tell(config: RunConfig, store: ResultsStore | None = None, **options) -> tuple[dict, bool]:
+    """``run``, and whether it trained (False: the result was already in the store).
+
+    The run's lock is held while training, so two processes asked for the same config train it
+    once: the second waits, then reads the first one's result.
+    """
     store = store or ResultsStore()
     existing = store.get(config)
-    if existing is not None:
-        log.info("already in the store: %s (%s)", store.key(config), config.variant)
-        return existing
+    if existing is None:
+        with store.lock(store.key(config)):
+            existing = store.get(config)
+            if existing is None:
+                return _train(config, store, **options), True
+    log.info("already in the store: %s (%s)", store.key(config), config.variant)
+    return existing, False
 
+
+def _train(config: RunConfig, store: ResultsStore, *, data_dir=None, download=False, device=None) -> dict:
     started = time.time()
     splits = load_data(config, data_dir=data_dir, download=download)
     model = build_model(config, splits.num_classes)
     trainer = Trainer(model, config.train_settings(), device=device, checkpoint_path=store.checkpoint_path(config))
     log.info("training %s: %s on %s, %d parameters, %d train / %d test examples", store.key(config),
              config.activation, config.variant, count_parameters(model), len(splits.train_y), len(splits.test_y))
-    status, error = "done", None
+    status, error, diverged_epoch = "done", None, None
     try:
         history = trainer.fit(splits.train_x, splits.train_y, splits.test_x, splits.test_y)
     except TrainingDiverged as diverged:
-        status, error, history = "diverged", str(diverged), trainer.history
+        status, error, history, diverged_epoch = "diverged", str(diverged), trainer.history, diverged.epoch
         log.warning("%s", diverged)
-    record = {"config": config.to_dict(), "status": status, "error": error, "history": history,
+    record = {"config": config.to_dict(), "status": status, "error": error, "diverged_epoch": diverged_epoch,
+              "history": history,
               "data": splits.info, "num_classes": splits.num_classes,
               "provenance": provenance(seed=config.seed, device=trainer.device, wall_seconds=time.time() - started,
                                        num_parameters=count_parameters(model))}

@@ -2,11 +2,15 @@
 
 Layout under the store's root (``$RTSU_RESULTS_DIR``, default ``results/`` in the project):
 ``runs/<key>.json`` for finished runs, ``models/<key>.pt`` for their final weights,
-``checkpoints/<key>.pt`` for runs in progress and ``evaluations/<name>.json`` for measurements
-made on trained models. Files are written atomically, so a reader sees a whole file or none;
+``checkpoints/<key>.pt`` for runs in progress, ``evaluations/<name>.json`` for measurements
+made on trained models, ``batch/<key>.json`` for the state of each unit of a batch (see
+``rtsu_lib.batch``) and ``locks/<key>.lock`` for the locks that keep two processes from
+training the same run at once. Files are written atomically, so a reader sees a whole file or none;
 a run's weights are written before its record, so a record always has its weights.
 """
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -71,6 +75,22 @@ class ResultsStore:
                 torch.save(weights, stream)
         write_json(self.run_path(config), record)
         self.checkpoint_path(config).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def lock(self, key: str):
+        """Hold an exclusive lock on ``key`` (a run's or a batch unit's key) while the block runs.
+
+        A ``flock`` on ``locks/<key>.lock``: another process that asks for the same key waits; the
+        kernel releases it when its holder exits, even by SIGKILL, so a crash leaves no stale lock.
+        """
+        path = self.root / "locks" / f"{key}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def load_weights(self, config) -> dict:
         path = self.weights_path(config)

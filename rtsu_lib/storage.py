@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from .faults import crash_point
+
 
 @contextlib.contextmanager
 def atomic_write(path, mode="w"):
@@ -22,6 +24,7 @@ def atomic_write(path, mode="w"):
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
+            crash_point(f"write:{path.parent.name}")
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

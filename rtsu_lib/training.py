@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .faults import crash_point
 from .storage import atomic_write
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,7 @@ class Trainer:
             self.optimizer.step()
             loss_sum += loss.detach().float() * len(y)
             correct += (logits.argmax(1) == y).sum()
+            crash_point("batch")
         mean_loss = loss_sum.item() / len(order)
         if not math.isfinite(mean_loss):
             raise TrainingDiverged(epoch + 1, mean_loss)

@@ -244,6 +244,35 @@ def create_variant(name, *, seed=0, data_dir=None, download=False, **options) ->
     return VARIANTS[name](seed=seed, data_dir=data_dir, download=download, **options)
 
 
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# What each option accepts, checked before any data is read (the variants check data-dependent limits).
+OPTION_RULES = {
+    "num_train": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
+    "num_test": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
+    "train_size": (lambda v: v is None or (_is_int(v) and v >= 2), "None or an integer >= 2"),
+    "test_size": (lambda v: v is None or (_is_int(v) and v >= 2), "None or an integer >= 2"),
+    "p": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0,
+          "a probability in [0, 1]"),
+    "corrupt_test": (lambda v: isinstance(v, bool), "true or false"),
+    "dataset": (lambda v: v in ("cifar10", "cifar100"), "'cifar10' or 'cifar100'"),
+    "domain": (lambda v: v in PERMUTATION_DOMAINS, f"one of {PERMUTATION_DOMAINS}"),
+}
+
+
+def check_options(name, options: dict):
+    """Refuse unknown options of variant ``name`` and option values outside what they accept."""
+    unknown = set(options) - set(variant_options(name))
+    if unknown:
+        raise ValueError(f"unknown variant option(s) {sorted(unknown)} for {name!r}; "
+                         f"it takes {sorted(variant_options(name))}")
+    for key, value in options.items():
+        accepts, allowed = OPTION_RULES.get(key, (lambda v: True, ""))
+        _require(accepts(value), f"variant_options.{key}", value, allowed)
+
+
 def variant_options(name) -> dict:
     """The options variant ``name`` takes beyond seed / data_dir / download, with their defaults."""
     parameters = inspect.signature(VARIANTS[name]).parameters.values()
