@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from papermill.exceptions import PapermillExecutionError
 
+from .book_assets import install_offline_assets, use_static_explorers
 from .datasets import PROJECT_ROOT
 
 log = logging.getLogger("rtsu_lib.cli")
@@ -95,6 +96,7 @@ def execute(project: Project, profile: str, figures=None) -> list[Path]:
         plans.append((name, notebook, read_parameters(notebook, params_file)))
 
     project.executed.mkdir(parents=True, exist_ok=True)
+    use_static_explorers()  # the book has no kernel: its notebooks show the static explorers
     outputs = []
     for name, notebook, parameters in plans:
         output = project.executed / f"{name}.ipynb"
@@ -108,6 +110,7 @@ def execute(project: Project, profile: str, figures=None) -> list[Path]:
 
 
 def build_book(project: Project) -> Path:
+    install_offline_assets(project.book)
     jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
     subprocess.run([jupyter_book, "build", str(project.book), "-W", "-n", "--keep-going"], cwd=project.root,
                    check=True)
