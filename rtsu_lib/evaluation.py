@@ -39,7 +39,7 @@ def transform_accuracies(config: RunConfig, transforms, strengths=(1.0,), num_im
         if cached.get("request") == request:
             return cached["rows"]
 
-    model, raw, to_model_space = _model_and_data(config, store, data_dir)
+    model, raw, to_model_space = model_and_data(config, store, data_dir)
     generator = torch.Generator().manual_seed(seed)
     subset = torch.randperm(len(raw.train_y), generator=generator)[:num_images]
     images, labels = raw.train_x[subset], raw.train_y[subset]
@@ -58,7 +58,7 @@ def transform_accuracies(config: RunConfig, transforms, strengths=(1.0,), num_im
     return rows
 
 
-def _model_and_data(config, store, data_dir):
+def model_and_data(config, store=None, data_dir=None):
     """The trained model, the variant before normalisation, and the map into the model's input space."""
     model = load_trained_model(config, store)
     raw = create_variant(config.variant, seed=config.seed, data_dir=data_dir, **config.variant_options)

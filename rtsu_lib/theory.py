@@ -80,8 +80,13 @@ def linearly_separable(x, y) -> bool:
     signs = np.where(np.asarray(y) == 1, 1.0, -1.0)
     # variables (w, b); constraint -sign * (w . x + b) <= -1
     a_ub = -signs[:, None] * np.c_[x, np.ones(len(x))]
-    result = linprog(np.zeros(x.shape[1] + 1), A_ub=a_ub, b_ub=-np.full(len(x), SEPARATION_MARGIN),
-                     bounds=[(None, None)] * (x.shape[1] + 1), method="highs")
+    # NOTE: HiGHS's default can end "unknown" on some infeasible (inseparable) sets; its interior
+    # point method then decides.
+    for method in ("highs", "highs-ipm"):
+        result = linprog(np.zeros(x.shape[1] + 1), A_ub=a_ub, b_ub=-np.full(len(x), SEPARATION_MARGIN),
+                         bounds=[(None, None)] * (x.shape[1] + 1), method=method)
+        if result.status in (0, 2):
+            break
     if result.status not in (0, 2):
         raise RuntimeError(f"linprog could not decide separability: {result.message}")
     return result.status == 0

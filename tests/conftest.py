@@ -1,3 +1,9 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -16,3 +22,25 @@ def cifar10():
         return load_cifar("cifar10")
     except DatasetNotFoundError as error:
         pytest.skip(f"CIFAR-10 is not available here: {error}")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+RTSU = [sys.executable, "-m", "rtsu_lib.cli"]
+
+
+def copy_project(folder: Path) -> dict:
+    """The book's sources, profiles and config in ``folder``; returns an environment with its own results store."""
+    shutil.copytree(ROOT / "book", folder / "book", ignore=shutil.ignore_patterns("executed", "_build", "vendor"))
+    shutil.copytree(ROOT / "params", folder / "params")
+    shutil.copy(ROOT / "_config.yml", folder / "_config.yml")
+    return dict(os.environ, RTSU_RESULTS_DIR=str(folder / "results"))
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """The book built once per session at the smoke profile, in a scratch copy: (folder, env, finished process)."""
+    folder = tmp_path_factory.mktemp("smoke_book")
+    env = copy_project(folder)
+    done = subprocess.run(RTSU + ["--project-dir", str(folder), "book", "--profile", "smoke"], env=env,
+                          capture_output=True, text=True, timeout=900)
+    return folder, env, done

@@ -1,33 +1,22 @@
 """The book builds at the smoke profile, and a notebook that raises stops the build."""
 
 import json
-import os
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-RTSU = [sys.executable, "-m", "rtsu_lib.cli"]
+from conftest import ROOT, RTSU, copy_project
 
 
 @pytest.fixture
 def project_copy(tmp_path):
     """The book's sources, profiles and config in a scratch folder, with its own results store."""
-    shutil.copytree(ROOT / "book", tmp_path / "book", ignore=shutil.ignore_patterns("executed", "_build"))
-    shutil.copytree(ROOT / "params", tmp_path / "params")
-    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
-    env = dict(os.environ, RTSU_RESULTS_DIR=str(tmp_path / "results"))
-    return tmp_path, env
+    return tmp_path, copy_project(tmp_path)
 
 
-def test_smoke_profile_builds_the_book(project_copy):
-    folder, env = project_copy
-    done = subprocess.run(RTSU + ["--project-dir", str(folder), "book", "--profile", "smoke"], env=env,
-                          capture_output=True, text=True, timeout=900)
+def test_smoke_profile_builds_the_book(smoke_book):
+    folder, env, done = smoke_book
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     html = folder / "_build" / "html"
     notebooks = sorted(path.stem for path in (ROOT / "book" / "notebooks").glob("*.ipynb"))

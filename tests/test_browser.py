@@ -1,0 +1,78 @@
+"""The built smoke book in headless chromium, offline: every slider and menu changes its figure.
+
+Needs Debian's chromium and the npm package playwright-core (``bash scripts/setup_browser.sh``);
+skipped, with the reason, when either is missing. Screenshots go to test-artifacts/browser/.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+DRIVER = ROOT / "tests" / "browser" / "check_book.mjs"
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+PAGES_WITH_CONTROLS = {  # page -> number of controls: sliders and menus
+    "executed/rtsu_explorer": 5,  # angle, shift x, shift y; scheme, data set
+    "executed/fig6_11_generating_functions": 4,  # variant, transform; strength, training image
+}
+
+
+def missing_browser_tools() -> list[str]:
+    missing = []
+    if not CHROMIUM.is_file():
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    if shutil.which("node") is None:
+        missing.append("node")
+    if not (ROOT / "node_modules" / "playwright-core").is_dir():
+        missing.append("node_modules/playwright-core (npm ci)")
+    return missing
+
+
+@pytest.fixture(scope="module")
+def browser_report(smoke_book):
+    missing = missing_browser_tools()
+    if missing:
+        reason = f"browser tests need {', '.join(missing)}: run bash scripts/setup_browser.sh"
+        print(reason)
+        pytest.skip(reason)
+    folder, _, built = smoke_book
+    assert built.returncode == 0, built.stderr[-3000:]
+    html = folder / "_build" / "html"
+    pages = [html / "intro.html"] + sorted((html / "executed").glob("*.html"))
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    done = subprocess.run(["node", str(DRIVER), str(ARTIFACTS), *map(str, pages)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ, CHROMIUM=str(CHROMIUM)))
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    (ARTIFACTS / "report.json").write_text(json.dumps(report, indent=1))
+    pages = {str(Path(page["page"]).relative_to(html).with_suffix("")): page for page in report["pages"]}
+    return pages, report["blocked"]
+
+
+def test_no_page_reaches_the_network_or_logs_an_error(browser_report):
+    pages, blocked = browser_report
+    assert blocked == []
+    for name, page in pages.items():
+        assert page["nonFileRequests"] == [], name
+        assert page["consoleErrors"] == [] and page["pageErrors"] == [], name
+
+
+@pytest.mark.parametrize("page", sorted(PAGES_WITH_CONTROLS))
+def test_every_control_moves_and_changes_its_figure(browser_report, page):
+    controls = browser_report[0][page]["controls"]
+    assert len(controls) == PAGES_WITH_CONTROLS[page]
+    for control in controls:
+        assert control["moved"], control
+        assert control["changed"], control
+        assert Path(control["screenshot"]).is_file()
+
+
+def test_only_the_explorer_pages_have_controls(browser_report):
+    with_controls = {name for name, page in browser_report[0].items() if page["controls"]}
+    assert with_controls == set(PAGES_WITH_CONTROLS)
