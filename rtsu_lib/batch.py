@@ -14,6 +14,7 @@ field; the runs are their product). ``variant_options.<name>`` sets one option o
     grid: {activation: [rtsu, relu], seed: [0, 1], variant_options.num_train: [256, 512]}
 """
 
+import ast
 import contextlib
 import dataclasses
 import hashlib
@@ -22,6 +23,7 @@ import json
 import logging
 import math
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -33,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from .cli import Project, ProfileError, profile_notebooks, read_parameters
+from .datasets import CorruptDataError, DatasetNotFoundError
 from .experiment import RunConfig, run_and_tell
 from .results import ResultsStore
 from .storage import read_json, write_json
@@ -41,6 +44,7 @@ from .variants import OPTION_RULES
 
 log = logging.getLogger(__name__)
 
+PERMANENT_ERRORS = (DatasetNotFoundError, CorruptDataError)  # a retry cannot help: reported at once
 READS_OTHERS = ("claims",)  # notebooks that read the other notebooks' results: they run last
 STATUSES = ("done", "skipped", "diverged", "failed")
 
@@ -116,7 +120,7 @@ def _run_field(field):
         try:
             RunConfig(**{"variant": "true_labels", field: value})
         except (TypeError, ValueError) as error:
-            raise ValueError(f"{key}={value!r} is not allowed ({error})") from None
+            raise type(error)(str(error) if key == field else f"{key}: {error}") from None
     return check
 
 
@@ -170,7 +174,7 @@ def check_notebook_parameters(source, values: dict, declared: dict):
     for key, value in values.items():
         try:
             check_literal(key, value)
-            _check_type(key, value, declared[key].get("inferred_type_name", "None"))
+            _check_type(key, value, declared[key].get("default"))
             PARAMETER_RULES.get(key, lambda k, v: None)(key, value)
         except (TypeError, ValueError) as error:
             raise ProfileError(f"{source}: {error}") from None
@@ -193,12 +197,16 @@ def check_literal(key, value):
                         f"(None, bool, int, float, str, list, dict)")
 
 
-def _check_type(key, value, expected: str):
-    if expected in ("None", "") or value is None:  # papermill infers no type for lists and None
+def _check_type(key, value, default: str | None):
+    """``value`` has the type of the notebook's default (an int will do for a float; None for anything)."""
+    try:
+        expected = type(ast.literal_eval(default or "None"))
+    except (ValueError, SyntaxError):
         return
-    actual = type(value).__name__
-    if actual != expected and not (expected == "float" and _is_int(value)):
-        raise TypeError(f"{key}={value!r} has type {actual}; the notebook expects {expected}")
+    if value is None or expected is type(None) or isinstance(value, expected) and type(value) is not bool \
+            or expected is bool and type(value) is bool or expected is float and _is_int(value):
+        return
+    raise TypeError(f"{key}={value!r} has type {type(value).__name__}; the notebook expects {expected.__name__}")
 
 
 # --- planning: sweeps -------------------------------------------------------------------------------
@@ -292,6 +300,8 @@ def execute_unit(unit: Unit, store_root, retries: int = 1, device=None, force: b
             outcome.note = f"{type(error).__name__}: {error}".strip()
             trace = traceback.format_exc()
             log.warning("%s: attempt %d of %d failed: %s", unit.name, attempt, retries + 1, outcome.note)
+            if isinstance(error, PERMANENT_ERRORS):
+                break
     outcome.seconds = time.perf_counter() - started
     if outcome.status != "skipped":
         _write_state(unit, store, outcome, trace if outcome.status == "failed" else None)
@@ -436,11 +446,28 @@ class SlurmExecutor:
         log.info("submitted %d units as %s", len(jobs), jobs[0].job_id.split("_")[0])
         pending = dict(zip(jobs, units))
         while pending:
-            finished = [job for job in pending if self.executor.cluster == "debug" or job.done()]
+            queued = self._queued(jobs[0].job_id.split("_")[0])
+            finished = [job for job in pending if self._finished(job, queued)]
             for job in finished:
                 yield _result_or_failure(job.result, pending.pop(job))
             if pending:
                 time.sleep(self.poll_seconds)
+
+    def _finished(self, job, queued) -> bool:
+        """A result file, or a job no longer in the queue (without accounting, sacct cannot tell)."""
+        if self.executor.cluster == "debug" or job.done():
+            return True
+        return queued is not None and job.job_id not in queued
+
+    @staticmethod
+    def _queued(array_id: str) -> set | None:
+        """Task ids of the array still pending or running (``None`` when squeue cannot say)."""
+        try:
+            listed = subprocess.run(["squeue", "-h", "-r", "-j", array_id, "-o", "%i"], capture_output=True,
+                                    text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return set(listed.stdout.split()) if listed.returncode == 0 else None
 
 
 # --- the batch --------------------------------------------------------------------------------------
