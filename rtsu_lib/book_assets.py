@@ -14,7 +14,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 STATIC_EXPLORERS_ENV = "RTSU_STATIC_EXPLORERS"
-VENDOR_FOLDER = Path("_static") / "vendor"  # relative to the book folder; gitignored
+# relative to the book folder; gitignored. (Not "vendor": the theme writes its own _static/vendor/.)
+OFFLINE_FOLDER = Path("_static") / "offline"
 
 
 def use_static_explorers():
@@ -27,15 +28,15 @@ def static_explorers_requested() -> bool:
 
 
 def offline_assets() -> dict[str, Path]:
-    """File name in the vendor folder -> the installed file it is copied from."""
+    """File name in the offline folder -> the installed file it is copied from."""
     import plotly
 
     return {"plotly.min.js": Path(plotly.__file__).parent / "package_data" / "plotly.min.js"}
 
 
 def install_offline_assets(book_dir) -> list[Path]:
-    """Copy the scripts of ``offline_assets`` into ``book_dir/_static/vendor`` (every page loads them)."""
-    folder = Path(book_dir) / VENDOR_FOLDER
+    """Copy the scripts of ``offline_assets`` into ``book_dir/_static/offline`` (every page loads them)."""
+    folder = Path(book_dir) / OFFLINE_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     copied = []
     for name, source in offline_assets().items():

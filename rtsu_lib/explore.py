@@ -50,7 +50,7 @@ class RTSUView:
 
 
 def k_half_lines() -> np.ndarray:
-    """k(t) = (max(t, 0), min(t, 0)) for t in [-3, 3]: two half-lines from the origin, (2 segments, 2 ends, 2)."""
+    """k(t) = (max(t, 0), min(t, 0)) for t in [-3, 3]: two half-lines from the origin (segment, end, xy)."""
     return np.array([[[0.0, 0.0], [INPUT_RANGE, 0.0]], [[0.0, 0.0], [0.0, -INPUT_RANGE]]])
 
 
@@ -180,14 +180,17 @@ def transform_view(trained: TrainedVariant, transform: str, strength: float, ind
     from .transforms import create_transform
 
     if not 0 <= index < len(trained.train_y):
-        raise ValueError(f"index={index!r} is not allowed: the variant has {len(trained.train_y)} training images")
+        raise ValueError(f"index={index!r} is not allowed: the variant has {len(trained.train_y)} "
+                         "training images")
     before = trained.train_x[index:index + 1]
     generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
     after = create_transform(transform, strength)(before, generator)
     predicted, confidence = predict(trained, torch.cat([before, after]))
     scale = display_scale(before[0].numpy())
-    strengths, accuracies = strength_curve(rows, trained.variant, transform) if len(rows) else (np.array([]),) * 2
-    return TransformView(variant=trained.variant, transform=transform, strength=float(strength), index=int(index),
+    no_curve = (np.array([]), np.array([]))
+    strengths, accuracies = strength_curve(rows, trained.variant, transform) if len(rows) else no_curve
+    return TransformView(variant=trained.variant, transform=transform, strength=float(strength),
+                         index=int(index),
                          before=to_display(before[0], scale), after=to_display(after[0], scale),
                          label=int(trained.train_y[index]), predicted_before=int(predicted[0]),
                          confidence_before=float(confidence[0]), predicted_after=int(predicted[1]),
@@ -246,7 +249,8 @@ def live_rtsu_explorer(num_units: int = 4, seed: int = 0) -> LiveExplorer:
 
     style = {"description_width": "initial"}
     controls = {
-        "theta_deg": widgets.FloatSlider(value=0, min=0, max=360, step=1, description="angle θ (deg)", style=style),
+        "theta_deg": widgets.FloatSlider(value=0, min=0, max=360, step=1, description="angle θ (deg)",
+                                         style=style),
         "shift_x": widgets.FloatSlider(value=0, min=-SHIFT_RANGE, max=SHIFT_RANGE, step=0.05,
                                        description="shift x", style=style),
         "shift_y": widgets.FloatSlider(value=0, min=-SHIFT_RANGE, max=SHIFT_RANGE, step=0.05,
@@ -263,7 +267,7 @@ def live_rtsu_explorer(num_units: int = 4, seed: int = 0) -> LiveExplorer:
 
 def live_transform_explorer(configs: dict, rows, transforms, seed: int = 0, store=None,
                             data_dir=None) -> LiveExplorer:
-    """``configs``: variant -> RunConfig of a stored run; ``rows``: accuracy rows with a ``variant`` column."""
+    """``configs``: variant -> RunConfig of a stored run; ``rows``: accuracy rows with a variant column."""
     import ipywidgets as widgets
 
     trained = {}

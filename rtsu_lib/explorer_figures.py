@@ -43,7 +43,8 @@ def rtsu_state(view, view_limits) -> dict:
         traces[first + offset] = {"x": points[:, 0], "y": points[:, 1]}
     angles = ", ".join(f"{angle:.0f}°" for angle in view.unit_angles_deg)
     return {"traces": traces,
-            "layout": {"title.text": rtsu_caption(view), "xaxis2.range": view_limits, "yaxis2.range": view_limits,
+            "layout": {"title.text": rtsu_caption(view), "xaxis2.range": view_limits,
+                       "yaxis2.range": view_limits,
                        "xaxis.title.text": f"unit angles {angles}; shift ({view.shift[0]:g}, {view.shift[1]:g})"}}
 
 
@@ -51,8 +52,8 @@ def rtsu_figure(num_units: int):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    figure = make_subplots(1, 2, subplot_titles=("each unit for inputs in [-3, 3] (dashed: k before rotation)",
-                                                 "the data through the layer: sum of the units' planes"))
+    figure = make_subplots(1, 2, subplot_titles=("units, inputs in [-3, 3]; dashed: k",
+                                                 "the data through the layer (sum of unit planes)"))
     half_lines = k_half_lines()
     figure.add_trace(go.Scatter(x=[*half_lines[0, :, 0], None, *half_lines[1, :, 0]],
                                 y=[*half_lines[0, :, 1], None, *half_lines[1, :, 1]], mode="lines",
@@ -63,9 +64,10 @@ def rtsu_figure(num_units: int):
     for label, colour in ((0, "#3b4cc0"), (1, "#b40426")):
         figure.add_trace(go.Scatter(mode="markers", name=f"class {label}",
                                     marker={"color": colour, "size": 6, "line": {"width": 0.5}}), 1, 2)
-    figure.update_xaxes(range=[-AXIS_LIMIT, AXIS_LIMIT], row=1, col=1)
-    figure.update_yaxes(range=[-AXIS_LIMIT, AXIS_LIMIT], scaleanchor="x", row=1, col=1)
+    figure.update_xaxes(range=[-AXIS_LIMIT, AXIS_LIMIT], constrain="domain", row=1, col=1)
+    figure.update_yaxes(range=[-AXIS_LIMIT, AXIS_LIMIT], scaleanchor="x", constrain="domain", row=1, col=1)
     figure.update_layout(template="plotly_white", title={"font": {"size": 14}}, legend={"font": {"size": 10}})
+    figure.update_annotations(font_size=12)  # the subplot titles
     return figure
 
 
@@ -119,7 +121,7 @@ def transform_figure():
     from plotly.subplots import make_subplots
 
     figure = make_subplots(1, 3, column_widths=[0.22, 0.22, 0.56], horizontal_spacing=0.06,
-                           subplot_titles=("training image", "generated", "accuracy against strength"))
+                           subplot_titles=("training image", "generated", "accuracy on training images"))
     figure.add_trace(go.Image(name="training image"), 1, 1)
     figure.add_trace(go.Image(name="generated"), 1, 2)
     figure.add_trace(go.Scatter(mode="lines+markers", name="accuracy"), 1, 3)
@@ -130,8 +132,9 @@ def transform_figure():
         figure.update_yaxes(showticklabels=False, row=1, col=column)
     figure.update_xaxes(title_text="strength (× paper's setting)", range=[-0.05, STRENGTH_RANGE[1] + 0.05],
                         row=1, col=3)
-    figure.update_yaxes(title_text="accuracy", range=[0, 1.02], row=1, col=3)
+    figure.update_yaxes(range=[0, 1.02], row=1, col=3)
     figure.update_layout(template="plotly_white", showlegend=False, title={"font": {"size": 14}})
+    figure.update_annotations(font_size=12)  # the subplot titles
     return figure
 
 

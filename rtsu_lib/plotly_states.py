@@ -38,7 +38,8 @@ class Control:
         if self.kind not in ("slider", "menu"):
             raise ValueError(f"control kind must be 'slider' or 'menu', got {self.kind!r}")
         if not self.values or not 0 <= self.active < len(self.values):
-            raise ValueError(f"control {self.label!r}: active={self.active} outside its {len(self.values)} values")
+            raise ValueError(f"control {self.label!r}: active={self.active} outside its "
+                             f"{len(self.values)} values")
         self.texts = list(self.texts) if self.texts is not None else [str(value) for value in self.values]
 
 
@@ -72,7 +73,7 @@ def jsonable(value):
 def state_table(controls, states) -> dict:
     """The controls and states as the script reads them, with long repeated values shared."""
     if len(states) != len(combinations(controls)):
-        raise ValueError(f"{len(states)} states for {len(combinations(controls))} combinations of the controls")
+        raise ValueError(f"{len(states)} states for {len(combinations(controls))} combinations of controls")
     shared, index_of = [], {}
 
     def compact(value):
@@ -114,12 +115,14 @@ def add_controls(figure, controls, height: int):
 
 def _slider(position, control, y):
     steps = [{"method": "skip", "label": text, "args": [None]} for text in control.texts]
-    return {"name": control_name(position), "active": control.active, "steps": steps, "y": y, "yanchor": "top",
+    return {"name": control_name(position), "active": control.active, "steps": steps, "y": y,
+            "yanchor": "top",
             "x": 0, "len": 1, "pad": {"t": 10}, "currentvalue": {"prefix": f"{control.label}: "}}
 
 
 def _menu(position, control, x, y):
-    buttons = [{"method": "skip", "label": f"{control.label}: {text}", "args": [None]} for text in control.texts]
+    buttons = [{"method": "skip", "label": f"{control.label}: {text}", "args": [None]}
+               for text in control.texts]
     return {"name": control_name(position), "type": "dropdown", "active": control.active, "buttons": buttons,
             "x": x, "y": y, "xanchor": "left", "yanchor": "bottom", "showactive": True}
 

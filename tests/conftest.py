@@ -29,8 +29,9 @@ RTSU = [sys.executable, "-m", "rtsu_lib.cli"]
 
 
 def copy_project(folder: Path) -> dict:
-    """The book's sources, profiles and config in ``folder``; returns an environment with its own results store."""
-    shutil.copytree(ROOT / "book", folder / "book", ignore=shutil.ignore_patterns("executed", "_build", "vendor"))
+    """The book's sources, profiles and config in ``folder``; returns an environment with its own results."""
+    built = shutil.ignore_patterns("executed", "_build", "offline")
+    shutil.copytree(ROOT / "book", folder / "book", ignore=built)
     shutil.copytree(ROOT / "params", folder / "params")
     shutil.copy(ROOT / "_config.yml", folder / "_config.yml")
     return dict(os.environ, RTSU_RESULTS_DIR=str(folder / "results"))
@@ -38,7 +39,7 @@ def copy_project(folder: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def smoke_book(tmp_path_factory):
-    """The book built once per session at the smoke profile, in a scratch copy: (folder, env, finished process)."""
+    """The book built once per session at the smoke profile, in a scratch copy: (folder, env, process)."""
     folder = tmp_path_factory.mktemp("smoke_book")
     env = copy_project(folder)
     done = subprocess.run(RTSU + ["--project-dir", str(folder), "book", "--profile", "smoke"], env=env,

@@ -1,6 +1,7 @@
 """The book builds at the smoke profile, and a notebook that raises stops the build."""
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -28,6 +29,24 @@ def test_smoke_profile_builds_the_book(smoke_book):
     assert records and all(record["status"] == "done" for record in records)
     claims = (html / "executed/claims.html").read_text()
     assert claims.count("Fig. 3") >= 1 and "Figs. 6-11" in claims and "Thm. II.4" in claims
+
+
+def test_the_built_book_has_static_explorers_no_widget_state_and_launch_buttons(smoke_book):
+    folder, _, done = smoke_book
+    assert done.returncode == 0, done.stderr[-3000:]
+    for path in (folder / "book" / "executed").glob("*.ipynb"):
+        notebook = json.loads(path.read_text())
+        assert "widgets" not in notebook["metadata"], path.name
+    html = folder / "_build" / "html"
+    assert (html / "_static" / "offline" / "plotly.min.js").is_file()
+    for name in ("rtsu_explorer", "fig6_11_generating_functions"):
+        page = (html / "executed" / f"{name}.html").read_text()
+        assert "Plotly.newPlot" in page and "_static/offline/plotly.min.js" in page, name
+        assert f"urlpath=lab/tree/book/notebooks/{name}.ipynb" in page, name  # Binder
+        assert f"/blob/main/book/notebooks/{name}.ipynb" in page, name  # Colab
+    for page in html.rglob("*.html"):
+        text = page.read_text()
+        assert not re.search(r"""<(script|link)[^>]+(src|href)=["'](https?:)?//""", text), page.name
 
 
 def test_a_notebook_that_raises_fails_the_run_and_keeps_its_output(project_copy):

@@ -46,8 +46,8 @@ def browser_report(smoke_book):
     html = folder / "_build" / "html"
     pages = [html / "intro.html"] + sorted((html / "executed").glob("*.html"))
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    done = subprocess.run(["node", str(DRIVER), str(ARTIFACTS), *map(str, pages)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, env=dict(os.environ, CHROMIUM=str(CHROMIUM)))
+    done = subprocess.run(["node", str(DRIVER), str(ARTIFACTS), *map(str, pages)], cwd=ROOT, text=True,
+                          capture_output=True, timeout=600, env=dict(os.environ, CHROMIUM=str(CHROMIUM)))
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
     (ARTIFACTS / "report.json").write_text(json.dumps(report, indent=1))

@@ -1,4 +1,4 @@
-"""The explorers' data for given control values, their static and live views, and the book's offline assets."""
+"""The explorers' data for given control values, their static and live views, the book's offline assets."""
 
 import json
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rtsu_lib import book_assets, explore, explorer_figures, plotly_states, sphinx_launch
+from rtsu_lib import book_assets, explore, explorer_figures, plotly_states, sphinx_book
 from rtsu_lib.explore import TrainedVariant, rtsu_view, transform_view
 from rtsu_lib.plotly_states import Control
 
@@ -33,8 +33,8 @@ def test_grid_scheme_spaces_the_units_by_about_22_5_degrees():
 
 def test_shift_moves_every_unit_and_the_view_rigidly():
     a, b = rtsu_view(40.0, 0.0, 0.0, num_units=4), rtsu_view(40.0, 1.0, -0.5, num_units=4)
-    np.testing.assert_allclose(b.unit_curves - a.unit_curves, np.broadcast_to([1.0, -0.5], a.unit_curves.shape),
-                               atol=1e-5)
+    moved = np.broadcast_to([1.0, -0.5], a.unit_curves.shape)
+    np.testing.assert_allclose(b.unit_curves - a.unit_curves, moved, atol=1e-5)
     np.testing.assert_allclose(b.view - a.view, np.broadcast_to([4.0, -2.0], a.view.shape), atol=1e-4)
 
 
@@ -46,8 +46,8 @@ def test_view_is_the_sum_of_the_units_output_planes():
 
 @pytest.mark.parametrize("dataset", explore.EXPLORER_DATASETS)
 def test_layer_output_separability_does_not_depend_on_angle_or_shift(dataset):
-    verdicts = {rtsu_view(theta, sx, sy, scheme, dataset).separable_image
-                for theta, sx, sy, scheme in [(0, 0, 0, "grid"), (135, 1.5, -1.5, "grid"), (300, -1, 1, "uniform")]}
+    settings = [(0, 0, 0, "grid"), (135, 1.5, -1.5, "grid"), (300, -1, 1, "uniform")]
+    verdicts = {rtsu_view(theta, sx, sy, scheme, dataset).separable_image for theta, sx, sy, scheme in settings}
     assert len(verdicts) == 1
 
 
@@ -98,8 +98,8 @@ def test_one_draw_per_image_whatever_the_strength(trained):
     a = transform_view(trained, "noise", 1.0, 3)
     b = transform_view(trained, "noise", 2.0, 3)
     np.testing.assert_allclose(b.after - b.before, 2 * (a.after - a.before), atol=1e-6)
-    assert not np.allclose(transform_view(trained, "noise", 1.0, 4).after - trained.train_x[4].permute(1, 2, 0)
-                           .numpy(), a.after - a.before)
+    other = transform_view(trained, "noise", 1.0, 4)
+    assert not np.allclose(other.after - other.before, a.after - a.before)
 
 
 def test_curve_is_the_mean_over_seeds_and_index_is_checked(trained):
@@ -184,7 +184,8 @@ def test_live_rtsu_explorer_recomputes_when_a_control_moves():
 
 def test_live_transform_explorer_loads_each_variant_once(monkeypatch, trained):
     loads = []
-    monkeypatch.setattr(TrainedVariant, "load", classmethod(lambda cls, config, *a: loads.append(config) or trained))
+    fake_load = classmethod(lambda cls, config, *options: loads.append(config) or trained)
+    monkeypatch.setattr(TrainedVariant, "load", fake_load)
     live = explore.live_transform_explorer({"random_labels": "config"}, [], ["flip", "noise"])
     live.controls["strength"].value = 2.0
     live.controls["transform"].value = "noise"
@@ -201,7 +202,7 @@ def test_use_static_explorers_sets_the_environment_for_kernels(monkeypatch):
 
 def test_offline_assets_are_copied_from_the_plotly_package(tmp_path):
     copied = book_assets.install_offline_assets(tmp_path)
-    assert [path.relative_to(tmp_path).as_posix() for path in copied] == ["_static/vendor/plotly.min.js"]
+    assert [path.relative_to(tmp_path).as_posix() for path in copied] == ["_static/offline/plotly.min.js"]
     assert copied[0].read_bytes()[:200].decode().count("plotly.js v") == 1
 
 
@@ -209,6 +210,22 @@ def test_launch_buttons_point_at_the_committed_notebooks():
     url = "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/book/executed/theory.ipynb"
     context = {"header_buttons": [{"label": "launch-buttons", "buttons": [{"url": url}, {"javascript": "x"}]},
                                   {"label": "download-buttons", "buttons": [{"url": "/executed/x"}]}]}
-    sphinx_launch.point_launch_buttons_at_sources(None, "executed/theory", None, context, None)
+    sphinx_book.point_launch_buttons_at_sources(None, "executed/theory", None, context, None)
     assert context["header_buttons"][0]["buttons"][0]["url"].endswith("book/notebooks/theory.ipynb")
     assert context["header_buttons"][1]["buttons"][0]["url"] == "/executed/x"
+
+
+def test_a_notebook_run_outside_rtsu_shows_the_live_widgets(tmp_path, monkeypatch):
+    import papermill
+    import yaml
+
+    from conftest import ROOT
+
+    monkeypatch.delenv(book_assets.STATIC_EXPLORERS_ENV, raising=False)
+    output = tmp_path / "rtsu_explorer.ipynb"
+    parameters = yaml.safe_load((ROOT / "params" / "smoke" / "rtsu_explorer.yaml").read_text())
+    papermill.execute_notebook(str(ROOT / "book" / "notebooks" / "rtsu_explorer.ipynb"), str(output),
+                               parameters=parameters, kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    outputs = [item for cell in json.loads(output.read_text())["cells"] for item in cell.get("outputs", [])]
+    assert any("application/vnd.jupyter.widget-view+json" in item.get("data", {}) for item in outputs)
+    assert not any("Plotly.newPlot" in "".join(item.get("data", {}).get("text/html", "")) for item in outputs)

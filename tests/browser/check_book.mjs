@@ -64,6 +64,7 @@ async function box(page, figureIndex, selector, name) {
 
 async function moveSlider(page, figureIndex, control, active) {
   const group = await box(page, figureIndex, "g.slider-group", control.name);
+  await group.scrollIntoViewIfNeeded();  // mouse coordinates only reach what is in the viewport
   const rail = await (await group.$("rect.slider-rail-touch-rect")).boundingBox();
   const grip = await (await group.$("rect.slider-grip-rect")).boundingBox();
   const target = active < control.count / 2 ? 0.85 : 0.1;  // drag well away from where it sits
