@@ -64,8 +64,8 @@ def rtsu_figure(num_units: int):
     for label, colour in ((0, "#3b4cc0"), (1, "#b40426")):
         figure.add_trace(go.Scatter(mode="markers", name=f"class {label}",
                                     marker={"color": colour, "size": 6, "line": {"width": 0.5}}), 1, 2)
-    figure.update_xaxes(range=[-AXIS_LIMIT, AXIS_LIMIT], constrain="domain", row=1, col=1)
-    figure.update_yaxes(range=[-AXIS_LIMIT, AXIS_LIMIT], scaleanchor="x", constrain="domain", row=1, col=1)
+    figure.update_xaxes(range=[-AXIS_LIMIT, AXIS_LIMIT], row=1, col=1)
+    figure.update_yaxes(range=[-AXIS_LIMIT, AXIS_LIMIT], scaleanchor="x", row=1, col=1)
     figure.update_layout(template="plotly_white", title={"font": {"size": 14}}, legend={"font": {"size": 10}})
     figure.update_annotations(font_size=12)  # the subplot titles
     return figure
@@ -81,7 +81,8 @@ def rtsu_explorer_html(num_units: int = 4, seed: int = 0, angle_step_deg: float 
         limits[view.dataset] = max(limits.get(view.dataset, 0.0), float(np.abs(view.view).max()) * 1.05)
     states = [rtsu_state(view, [-limits[view.dataset], limits[view.dataset]]) for view in views]
     log.info("RTSU explorer: %d precomputed states", len(states))
-    return state_figure_html(rtsu_figure(num_units), controls, states, height=430)
+    # about as tall as a panel is wide on a book page, so the equal-aspect left panel fills its space
+    return state_figure_html(rtsu_figure(num_units), controls, states, height=300)
 
 
 # --- transform explorer ----------------------------------------------------------------------------

@@ -122,6 +122,7 @@ async function checkPage(context, path, artifacts) {
     report.controls.push(...await exercise(page, index, name, artifacts));
   }
   report.figures = figures;
+  await page.evaluate(() => window.scrollTo(0, 0));
   report.screenshot = resolve(artifacts, `${name}.png`);
   await page.screenshot({ path: report.screenshot, fullPage: true });
   await page.close();
