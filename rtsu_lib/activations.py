@@ -6,6 +6,7 @@ the channel axis (dim 1). Model builders size the next layer from ``out_channels
 """
 
 import math
+from copy import deepcopy as copy_module
 
 import torch
 from torch import nn
@@ -128,6 +129,22 @@ def rtsu_reference(x, theta, shift_x, shift_y):
     y1 = torch.cos(theta) * p - torch.sin(theta) * n + shift_x
     y2 = torch.sin(theta) * p + torch.cos(theta) * n + shift_y
     return torch.cat([y1, y2], dim=1)
+
+
+class RTSUReference(RTSU):
+    """RTSU computed by ``rtsu_reference`` (plain torch ops): the slow path that checks the fast one."""
+
+    def forward(self, x):
+        return rtsu_reference(x, self.theta, self.shift[0], self.shift[1])
+
+
+def with_reference_rtsu(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose RTSU units compute with plain torch ops; same parameters and buffers."""
+    copy = copy_module(model)
+    for module in copy.modules():
+        if type(module) is RTSU:
+            module.__class__ = RTSUReference  # same buffers and state_dict; only forward differs
+    return copy
 
 
 def sample_rtsu_angles(num_channels: int, init: str, generator: torch.Generator | None = None) -> torch.Tensor:

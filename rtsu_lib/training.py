@@ -60,14 +60,24 @@ def choose_device(preferred: str | None = None) -> torch.device:
 def flip_and_crop(x: torch.Tensor, generator: torch.Generator, padding: int = CROP_PADDING) -> torch.Tensor:
     """Random horizontal flip and random crop after zero padding, on a whole (B, C, H, W) batch.
 
-    One gather does both: each image's rows and columns are read at its own offsets,
-    its columns in reverse order when it is flipped. Zero padding is in the space the model
-    sees (after normalisation zero is the mean input). Returns a new tensor.
+    Zero padding is in the space the model sees (after normalisation zero is the mean input).
+    Returns a new tensor.
     """
-    batch, _, height, width = x.shape
+    offsets, flips = sample_flip_and_crop(len(x), generator, padding)
+    return apply_flip_and_crop(x, offsets.to(x.device), flips.to(x.device), padding)
+
+
+def sample_flip_and_crop(batch: int, generator: torch.Generator, padding: int = CROP_PADDING):
+    """Crop offsets (2, B) as (row, col) and flip flags (B,), drawn on the CPU from ``generator``."""
     offsets = torch.randint(0, 2 * padding + 1, (2, batch), generator=generator)
     flips = torch.rand(batch, generator=generator) < 0.5
-    offsets, flips = offsets.to(x.device), flips.to(x.device)
+    return offsets, flips
+
+
+def apply_flip_and_crop(x, offsets, flips, padding: int = CROP_PADDING) -> torch.Tensor:
+    """One gather does both: each image's rows and columns are read at its own offsets,
+    its columns in reverse order when it is flipped. ``offsets`` and ``flips`` are on x's device."""
+    batch, _, height, width = x.shape
     padded = F.pad(x, (padding, padding, padding, padding))
     rows = offsets[0, :, None] + torch.arange(height, device=x.device)
     cols = torch.arange(width, device=x.device).expand(batch, width)
@@ -78,12 +88,21 @@ def flip_and_crop(x: torch.Tensor, generator: torch.Generator, padding: int = CR
 
 
 class Trainer:
-    """Trains ``model`` on tensors held in memory (on the device when it is not the CPU)."""
+    """Trains ``model`` on tensors held in memory (on the device when it is not the CPU).
 
-    def __init__(self, model, settings: TrainSettings, device=None, checkpoint_path=None):
+    Inside an epoch nothing waits for the device: the data order and every batch's augmentation
+    are drawn on the CPU at the start of the epoch (in the order a per-batch draw would use) and
+    moved to the device once; losses and accuracies are summed on the device and read at the end.
+    ``compile`` wraps the model in ``torch.compile`` (None: only on CUDA, where it also records
+    CUDA graphs); it changes the speed, not the parameters or the checkpoints.
+    """
+
+    def __init__(self, model, settings: TrainSettings, device=None, checkpoint_path=None, compile=None):
         self.settings = settings
         self.device = choose_device(device)
         self.model = model.to(self.device, memory_format=torch.channels_last)
+        self.compiled = self.device.type == "cuda" if compile is None else bool(compile)
+        self.forward = _compiled(self.model, self.device) if self.compiled else self.model
         self.optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
                                          weight_decay=settings.weight_decay)
         self.checkpoint_path = checkpoint_path
@@ -119,29 +138,43 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = settings.lr_at(epoch)
         self.model.train()
-        order = torch.randperm(len(train_x), generator=self.generator).to(self.device)
+        order = torch.randperm(len(train_x), generator=self.generator)
+        sizes = [len(batch) for batch in order.split(settings.batch_size)]
+        augmentation = self._draw_augmentation(sizes)
+        batches = order.to(self.device).split(settings.batch_size)
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
-        batches = range(0, len(order), settings.batch_size)
-        for begin in _progress(batches, f"epoch {epoch + 1}/{settings.num_epochs}"):
-            index = order[begin:begin + settings.batch_size]
+        for number in _progress(range(len(batches)), f"epoch {epoch + 1}/{settings.num_epochs}"):
+            index = batches[number]
             x, y = train_x[index], train_y[index]
-            if settings.augment:
-                x = flip_and_crop(x, self.generator)
+            if augmentation is not None:
+                x = apply_flip_and_crop(x, augmentation[0][number], augmentation[1][number])
             x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                logits = self.model(x)
+                logits = self.forward(x)
                 loss = F.cross_entropy(logits, y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
             loss_sum += loss.detach().float() * len(y)
             correct += (logits.argmax(1) == y).sum()
-            crash_point("batch")
         mean_loss = loss_sum.item() / len(order)
         if not math.isfinite(mean_loss):
             raise TrainingDiverged(epoch + 1, mean_loss)
         return mean_loss, correct.item() / len(order)
+
+    def _draw_augmentation(self, sizes):
+        """Each batch's crop offsets and flips for one epoch, on the device (None without augmentation).
+
+        Drawn batch after batch from the run's generator, so the stream (and so the result) is the
+        one a draw inside the loop would give; moved to the device in one copy per tensor.
+        """
+        if not self.settings.augment:
+            return None
+        draws = [sample_flip_and_crop(size, self.generator) for size in sizes]
+        offsets = torch.cat([offsets for offsets, _ in draws], dim=1).to(self.device)
+        flips = torch.cat([flips for _, flips in draws]).to(self.device)
+        return offsets.split(sizes, dim=1), flips.split(sizes)
 
     @torch.no_grad()
     def evaluate(self, x, y):
@@ -152,7 +185,7 @@ class Trainer:
             xb = x[begin:begin + EVAL_BATCH_SIZE].to(self.device).contiguous(memory_format=torch.channels_last)
             yb = y[begin:begin + EVAL_BATCH_SIZE].to(self.device)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-                logits = self.model(xb).float()
+                logits = self.forward(xb).float()
             loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
             correct += (logits.argmax(1) == yb).sum().item()
         return loss_sum / max(len(x), 1), correct / max(len(x), 1)
@@ -189,6 +222,12 @@ class Trainer:
         if "cuda_rng" in state:
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         log.info("resumed from %s after epoch %d", self.checkpoint_path, len(self.history))
+
+
+def _compiled(model, device):
+    """``torch.compile`` of the model; on CUDA with CUDA graphs (mode ``reduce-overhead``)."""
+    mode = "reduce-overhead" if device.type == "cuda" else None
+    return torch.compile(model, mode=mode)
 
 
 def _progress(iterable, description):
