@@ -158,6 +158,7 @@ class Trainer:
             self.optimizer.step()
             loss_sum += loss.detach().float() * len(y)
             correct += (logits.argmax(1) == y).sum()
+            crash_point("batch")  # RTSU_CRASH_AT=batch:<n> (tests) kills the process here
         mean_loss = loss_sum.item() / len(order)
         if not math.isfinite(mean_loss):
             raise TrainingDiverged(epoch + 1, mean_loss)
