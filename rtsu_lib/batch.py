@@ -17,6 +17,7 @@ field; the runs are their product). ``variant_options.<name>`` sets one option o
 import ast
 import contextlib
 import dataclasses
+import getpass
 import hashlib
 import itertools
 import json
@@ -34,6 +35,7 @@ from pathlib import Path
 
 import yaml
 
+from . import show_progress_lines
 from .cli import Project, ProfileError, profile_notebooks, read_parameters
 from .datasets import CorruptDataError, DatasetNotFoundError
 from .experiment import RunConfig, run_and_tell
@@ -401,6 +403,7 @@ class UnitTask:
         self.store_root, self.retries, self.device, self.force = str(store_root), retries, device, set(force)
 
     def __call__(self, unit: Unit) -> Outcome:
+        show_progress_lines()  # one line per epoch (and "resumed from ...") in the task's log
         return execute_unit(unit, self.store_root, self.retries, self.device, unit.key in self.force)
 
     def checkpoint(self, unit: Unit):
@@ -440,13 +443,20 @@ class SlurmExecutor:
 
     def map(self, units, store_root, retries, device=None, force=()):
         units = list(units)
-        if not units:
-            return
+        if units:
+            yield from self.collect(self.submit(units, store_root, retries, device, force), units)
+
+    def submit(self, units, store_root, retries, device=None, force=()) -> list:
+        """One array task per unit; returns submitit's jobs."""
         jobs = self.executor.map_array(UnitTask(store_root, retries, device, force), units)
         log.info("submitted %d units as %s", len(jobs), jobs[0].job_id.split("_")[0])
+        return jobs
+
+    def collect(self, jobs, units):
+        """The outcome of each job as it finishes."""
         pending = dict(zip(jobs, units))
         while pending:
-            queued = self._queued(jobs[0].job_id.split("_")[0])
+            queued = self._queued()
             finished = [job for job in pending if self._finished(job, queued)]
             for job in finished:
                 yield _result_or_failure(job.result, pending.pop(job))
@@ -460,11 +470,11 @@ class SlurmExecutor:
         return queued is not None and job.job_id not in queued
 
     @staticmethod
-    def _queued(array_id: str) -> set | None:
-        """Task ids of the array still pending or running (``None`` when squeue cannot say)."""
+    def _queued() -> set | None:
+        """Ids of this user's jobs still pending or running (``None`` when squeue cannot say)."""
         try:
-            listed = subprocess.run(["squeue", "-h", "-r", "-j", array_id, "-o", "%i"], capture_output=True,
-                                    text=True, timeout=60)
+            listed = subprocess.run(["squeue", "-h", "-r", "-u", getpass.getuser(), "-o", "%i"],
+                                    capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.SubprocessError):
             return None
         return set(listed.stdout.split()) if listed.returncode == 0 else None
