@@ -24,6 +24,8 @@ SMOOTHING_SIGMA = 0.5
 SMOOTHING_TRUNCATE = 4.0  # scipy's default
 NOISE_HALF_WIDTH = 0.02
 COMPOSITE_NOISE_HALF_WIDTH = 0.01
+WARP_TOLERANCE = 1e-6  # pixels: a sample point this close outside the image still counts as inside
+OUTSIDE = -4.0  # a normalised coordinate whose bilinear taps are all in the zero padding
 
 
 class Transform:
@@ -62,19 +64,25 @@ def warp(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
 
     Matches ``scipy.ndimage.affine_transform(order=1, mode="constant")``: a sample point
     outside [0, n - 1] on either axis gives 0 rather than a blend with the border.
+    Each coordinate is one broadcast sum of a per-row and a per-column term (no tiny batched matmuls).
     """
     batch, _, height, width = x.shape
-    centre = torch.tensor([(height - 1) / 2, (width - 1) / 2], dtype=x.dtype, device=x.device)
-    rows, cols = torch.meshgrid(torch.arange(height, dtype=x.dtype, device=x.device),
-                                torch.arange(width, dtype=x.dtype, device=x.device), indexing="ij")
-    out_coords = torch.stack([rows, cols], -1).reshape(-1, 2) - centre          # (H*W, 2) as (row, col)
-    in_coords = out_coords @ matrices.to(x.dtype).transpose(1, 2) + centre     # (B, H*W, 2)
-    inside = ((in_coords >= -1e-6) & (in_coords <= centre * 2 + 1e-6)).all(-1)
-    # grid_sample wants (x=col, y=row) in [-1, 1] with align_corners=True: -1 is pixel 0, 1 is pixel n - 1
-    grid = torch.stack([in_coords[..., 1] / (width - 1), in_coords[..., 0] / (height - 1)], -1) * 2 - 1
-    out = F.grid_sample(x, grid.view(batch, height, width, 2), mode="bilinear", padding_mode="zeros",
-                        align_corners=True)
-    return out * inside.view(batch, 1, height, width)
+    matrices = matrices.to(x.device, x.dtype)
+    grid = torch.empty(batch, height, width, 2, dtype=x.dtype, device=x.device)
+    for axis, size in ((0, height), (1, width)):  # input row, then input column, in pixels
+        row_term = matrices[:, axis, 0].view(-1, 1, 1) * _centred(height, x).view(1, -1, 1) + (size - 1) / 2
+        col_term = matrices[:, axis, 1].view(-1, 1, 1) * _centred(width, x).view(1, 1, -1)
+        torch.add(row_term, col_term, out=grid[..., 1 - axis])  # grid_sample wants (x=col, y=row)
+    last = grid.new_tensor([width - 1, height - 1])
+    inside = ((grid >= -WARP_TOLERANCE) & (grid <= last + WARP_TOLERANCE)).all(-1)
+    # [-1, 1] with align_corners=True: -1 is pixel 0, 1 is pixel n - 1; outside points read only zero padding
+    grid = grid / last * 2 - 1
+    grid.masked_fill_(~inside.unsqueeze(-1), OUTSIDE)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
+def _centred(size, like):
+    return torch.arange(size, dtype=like.dtype, device=like.device) - (size - 1) / 2
 
 
 def reference_warp(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -152,6 +160,16 @@ def _symmetric_indices(size: int, radius: int) -> torch.Tensor:
     return index.clamp(0, size - 1)
 
 
+def smoothing_matrix(size: int, sigma: float) -> torch.Tensor:
+    """(size, size) float64 matrix of scipy's 1-D Gaussian filter with ``reflect`` borders."""
+    kernel = gaussian_kernel(sigma)
+    padded = _symmetric_indices(size, (len(kernel) - 1) // 2)
+    matrix = torch.zeros(size, size, dtype=torch.float64)
+    for row in range(size):
+        matrix[row].index_add_(0, padded[row:row + len(kernel)], kernel)
+    return matrix
+
+
 class Smoothing(Transform):
     """Gaussian filter with sigma (0.5 s, 0.5 s) on the two spatial axes, never across channels."""
 
@@ -161,15 +179,10 @@ class Smoothing(Transform):
         sigma = SMOOTHING_SIGMA * self.strength
         if sigma == 0:
             return x.clone()
-        kernel = gaussian_kernel(sigma).to(x.dtype).to(x.device)
-        radius = (len(kernel) - 1) // 2
-        out = x
-        for axis in (-2, -1):  # separable: rows, then columns
-            size = out.shape[axis]
-            padded = out.index_select(axis, _symmetric_indices(size, radius).to(x.device))
-            windows = padded.unfold(axis if axis == -1 else out.dim() - 2, len(kernel), 1)
-            out = windows @ kernel
-        return out
+        # separable and linear along each axis: out = A_rows x A_cols^T, two small matmuls per image
+        rows = smoothing_matrix(x.shape[-2], sigma).to(x.device, x.dtype)
+        cols = smoothing_matrix(x.shape[-1], sigma).to(x.device, x.dtype)
+        return rows @ x @ cols.T
 
     def reference(self, image, params):
         from scipy.ndimage import gaussian_filter
@@ -244,11 +257,18 @@ class Composite(Transform):
         return params
 
     def apply(self, x, params):
-        out, images = x, torch.arange(len(x), device=x.device)
+        out = x
         for position in range(len(self.steps)):
-            # every step is applied to the whole batch; each image keeps the one its order names here
-            candidates = torch.stack([self.parts[name].apply(out, params[name]) for name in self.steps])
-            out = candidates[params["order"][:, position].to(x.device), images]
+            # each step runs once, on the images whose order names it at this position
+            step_of_image = params["order"][:, position].to(x.device)
+            next_out = torch.empty_like(out)
+            for number, name in enumerate(self.steps):
+                chosen = (step_of_image == number).nonzero().squeeze(1)
+                if len(chosen) == 0:
+                    continue
+                part_params = select_images(params[name], chosen)
+                next_out[chosen] = self.parts[name].apply(out[chosen], part_params)
+            out = next_out
         return self.noise.apply(out, params["noise"])
 
     def reference(self, image, params):
@@ -257,6 +277,12 @@ class Composite(Transform):
             name = self.steps[int(step)]
             out = self.parts[name].reference(out, params[name])
         return self.noise.reference(out, params["noise"])
+
+
+def select_images(params: dict, index: torch.Tensor) -> dict:
+    """The parameters of the images ``index`` of a batch draw (every tensor's first axis is the image)."""
+    return {key: select_images(value, index) if isinstance(value, dict) else value[index.to(value.device)]
+            for key, value in params.items()}
 
 
 def params_of_image(params: dict, index: int) -> dict:
