@@ -54,15 +54,20 @@ class _RTSUFunction(torch.autograd.Function):
     With p = max(x, 0) and n = min(x, 0) = x - p, per channel c:
         y1 = cos(t) p - sin(t) n + sx = (cos + sin) p - sin x + sx,
         y2 = sin(t) p + cos(t) n + sy = (sin - cos) p + cos x + sy.
-    So on the doubled input x2 = [x, x], y = slope_p * relu(x2) + slope_x * x2 + shift, with
-    per-channel vectors of width 2C: few full-size passes, and no where() over full tensors.
+    So each half of the output is slope_p * relu(x) + slope_x * x + shift with per-channel slopes
+    (vectors of width 2C: first half for y1, second for y2), written straight into its half of the
+    output; the input's gradient is g1 * slope1 + g2 * slope2 with slope = slope_x (+ slope_p where x > 0).
     """
 
     @staticmethod
     def forward(ctx, x, slope_p, slope_x, shift):
-        doubled = torch.cat([x, x], dim=1)
-        out = torch.addcmul(shift, doubled, slope_x)
-        out = torch.addcmul(out, torch.relu(doubled), slope_p)
+        channels = x.shape[1]
+        positive = torch.relu(x)
+        out = torch.empty((x.shape[0], 2 * channels) + x.shape[2:], dtype=x.dtype, device=x.device,
+                          memory_format=_layout(x))
+        for half in (slice(0, channels), slice(channels, 2 * channels)):
+            linear = torch.addcmul(shift[:, half], x, slope_x[:, half])
+            torch.addcmul(linear, positive, slope_p[:, half], out=out[:, half])
         ctx.save_for_backward(x > 0, slope_p, slope_x)
         return out
 
@@ -70,10 +75,18 @@ class _RTSUFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         positive, slope_p, slope_x = ctx.saved_tensors
         channels = positive.shape[1]
-        weighted_x, weighted_p = grad_out * slope_x, grad_out * slope_p
-        from_x = weighted_x[:, :channels] + weighted_x[:, channels:]
-        from_p = weighted_p[:, :channels] + weighted_p[:, channels:]
-        return torch.addcmul(from_x, positive, from_p), None, None, None
+        both = slope_p + slope_x
+        slope_1 = torch.where(positive, both[:, :channels], slope_x[:, :channels])
+        slope_2 = torch.where(positive, both[:, channels:], slope_x[:, channels:])
+        grad_x = torch.addcmul(grad_out[:, :channels] * slope_1, grad_out[:, channels:], slope_2)
+        return grad_x, None, None, None
+
+
+def _layout(x):
+    """channels_last for a 4-D input stored that way, so the output keeps the input's layout."""
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 class RTSU(nn.Module):
