@@ -2,10 +2,14 @@
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
 from rtsu_lib import book_assets, explore, explorer_figures, plotly_states, sphinx_book
 from rtsu_lib.explore import TrainedVariant, rtsu_view, transform_view
@@ -215,17 +219,15 @@ def test_launch_buttons_point_at_the_committed_notebooks():
     assert context["header_buttons"][1]["buttons"][0]["url"] == "/executed/x"
 
 
-def test_a_notebook_run_outside_rtsu_shows_the_live_widgets(tmp_path, monkeypatch):
-    import papermill
-    import yaml
-
-    from conftest import ROOT
-
-    monkeypatch.delenv(book_assets.STATIC_EXPLORERS_ENV, raising=False)
+def test_a_notebook_run_outside_rtsu_shows_the_live_widgets(tmp_path):
+    """papermill runs in a subprocess with timeouts: in-process it can hang after a cell (papermill #711)."""
     output = tmp_path / "rtsu_explorer.ipynb"
-    parameters = yaml.safe_load((ROOT / "params" / "smoke" / "rtsu_explorer.yaml").read_text())
-    papermill.execute_notebook(str(ROOT / "book" / "notebooks" / "rtsu_explorer.ipynb"), str(output),
-                               parameters=parameters, kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    env = {key: value for key, value in os.environ.items() if key != book_assets.STATIC_EXPLORERS_ENV}
+    command = [sys.executable, "-m", "papermill", str(ROOT / "book" / "notebooks" / "rtsu_explorer.ipynb"),
+               str(output), "-f", str(ROOT / "params" / "smoke" / "rtsu_explorer.yaml"), "-k", "python3",
+               "--cwd", str(tmp_path), "--execution-timeout", "240", "--no-progress-bar"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
     outputs = [item for cell in json.loads(output.read_text())["cells"] for item in cell.get("outputs", [])]
     assert any("application/vnd.jupyter.widget-view+json" in item.get("data", {}) for item in outputs)
     assert not any("Plotly.newPlot" in "".join(item.get("data", {}).get("text/html", "")) for item in outputs)
