@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+
 from conftest import ROOT
 
 from rtsu_lib import book_assets, explore, explorer_figures, plotly_states, sphinx_book
