@@ -79,7 +79,8 @@ def plan_profile(project: Project, profile: str, figures=None, store: ResultsSto
     selected = profile_notebooks(project, profile)
     missing = set(figures or ()) - set(selected)
     if missing:
-        raise ProfileError(f"profile {profile!r} has no notebook(s) {sorted(missing)}; it has {sorted(selected)}")
+        raise ProfileError(f"profile {profile!r} has no notebook(s) {sorted(missing)}; "
+                           f"it has {sorted(selected)}")
     units = []
     for name, params_file in selected.items():
         if figures and name not in figures:
@@ -101,7 +102,8 @@ def _declared(notebook: Path) -> dict:
 
 def _notebook_unit(project, profile, name, notebook, parameters, store) -> Unit:
     content = hashlib.sha256(notebook.read_bytes()).hexdigest()
-    identity = {"kind": "notebook", "profile": profile, "name": name, "parameters": parameters, "notebook": content}
+    identity = {"kind": "notebook", "profile": profile, "name": name, "parameters": parameters,
+                "notebook": content}
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
     output = store.root / "notebooks" / profile / f"{name}.ipynb"
     spec = {"notebook": str(notebook), "cwd": str(project.book), "output": str(output),
@@ -208,7 +210,8 @@ def _check_type(key, value, default: str | None):
     if value is None or expected is type(None) or isinstance(value, expected) and type(value) is not bool \
             or expected is bool and type(value) is bool or expected is float and _is_int(value):
         return
-    raise TypeError(f"{key}={value!r} has type {type(value).__name__}; the notebook expects {expected.__name__}")
+    raise TypeError(f"{key}={value!r} has type {type(value).__name__}; "
+                    f"the notebook expects {expected.__name__}")
 
 
 # --- planning: sweeps -------------------------------------------------------------------------------
@@ -381,8 +384,8 @@ class LocalExecutor:
                 yield execute_unit(unit, store_root, retries, device, unit.key in force)
             return
         with ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(execute_unit, unit, str(store_root), retries, device, unit.key in force): unit
-                       for unit in units}
+            futures = {pool.submit(execute_unit, unit, str(store_root), retries, device, unit.key in force):
+                       unit for unit in units}
             for future in as_completed(futures):
                 yield _result_or_failure(future.result, futures[future])
 
@@ -459,9 +462,19 @@ class SlurmExecutor:
             queued = self._queued()
             finished = [job for job in pending if self._finished(job, queued)]
             for job in finished:
-                yield _result_or_failure(job.result, pending.pop(job))
+                yield _result_or_failure(self._result_getter(job), pending.pop(job))
             if pending:
                 time.sleep(self.poll_seconds)
+
+    def _result_getter(self, job):
+        """``job.result``; for a task that left the queue without a result (killed), an error to report."""
+        if self.executor.cluster == "debug" or job.paths.result_pickle.exists():
+            return job.result
+
+        def died():
+            raise RuntimeError(f"Slurm task {job.job_id} ended without a result (killed?); see its log "
+                               f"{job.paths.stderr}")
+        return died
 
     def _finished(self, job, queued) -> bool:
         """A result file, or a job no longer in the queue (without accounting, sacct cannot tell)."""
@@ -482,7 +495,8 @@ class SlurmExecutor:
 
 # --- the batch --------------------------------------------------------------------------------------
 
-def run_batch(units, executor, store: ResultsStore, retries: int = 1, device=None, report=None) -> list[Outcome]:
+def run_batch(units, executor, store: ResultsStore, retries: int = 1, device=None,
+              report=None) -> list[Outcome]:
     """Run the units that are not done yet (those that read others last); ``report(outcome)`` after each."""
     report = report or (lambda outcome: None)
     outcomes, ran_any = [], False
@@ -522,7 +536,8 @@ def summary_table(outcomes) -> str:
     rows += [(o.unit.name, o.status, str(o.attempts), f"{o.seconds:.0f}", o.note.splitlines()[0][:90] if o.note
               else "") for o in outcomes]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4] for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4]
+             for row in rows]
     total = ", ".join(f"{count} {status}" for status, count in counts(outcomes).items())
     return "\n".join(lines + [f"{len(outcomes)} units: {total}"])
 
@@ -568,7 +583,8 @@ def add_arguments(parser):
     parser.add_argument("--jobs", type=int, default=1,
                         help="units at once: local pool size, or Slurm array concurrency (default: 1)")
     parser.add_argument("--retries", type=int, default=1, help="extra attempts for a failing unit (default: 1)")
-    parser.add_argument("--dry-run", action="store_true", help="list what would run and what is done; run nothing")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list what would run and what is done; run nothing")
     parser.add_argument("--results-dir", help="results store (default: $RTSU_RESULTS_DIR or results/)")
     parser.add_argument("--device", help="device for sweep runs: cpu, cuda, ... (default: the best available)")
     slurm = parser.add_argument_group("slurm")
@@ -588,8 +604,10 @@ def command(args, project: Project) -> int:
         raise ProfileError(f"--jobs={args.jobs} and --retries={args.retries} must be >= 1 and >= 0")
     if args.sweep and args.figures:
         raise ProfileError("--figures selects notebooks of a profile; it does not apply to --sweep")
-    units = plan_sweep(args.sweep) if args.sweep else plan_profile(project, args.profile or "quick", args.figures,
-                                                                   store)
+    if args.sweep:
+        units = plan_sweep(args.sweep)
+    else:
+        units = plan_profile(project, args.profile or "quick", args.figures, store)
     if args.dry_run:
         print("\n".join(dry_run_lines(units, store)) or "nothing to run")
         return 0

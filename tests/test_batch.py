@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -376,3 +377,24 @@ def test_two_batches_at_once_train_each_run_once_and_lose_none(tmp_path):
     assert (done, skipped) == (2, 2), summaries  # each run trained by exactly one of the two
     records = [json.loads(path.read_text()) for path in (store / "runs").glob("*.json")]
     assert len(records) == 2 and all(record["status"] == "done" for record in records)
+
+
+# --- corrupt data files ---------------------------------------------------------------------------
+
+def test_cache_with_a_flipped_byte_is_detected_and_rebuilt_not_trusted(tmp_path):
+    from test_data import write_fake_archive
+
+    from rtsu_lib.datasets import load_cifar
+
+    write_fake_archive(tmp_path)
+    cache = tmp_path / "cache"
+    good = load_cifar("cifar10", data_dir=tmp_path, cache_dir=cache)
+    (cache_file,) = cache.glob("*.npz")
+    data = bytearray(cache_file.read_bytes())
+    data[len(data) // 3] ^= 0xFF  # inside the image data: the file still opens, its CRC does not match
+    cache_file.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match=f"unreadable cache file {cache_file}"):
+        rebuilt = load_cifar("cifar10", data_dir=tmp_path, cache_dir=cache)
+    assert np.array_equal(rebuilt.train_x, good.train_x) and np.array_equal(rebuilt.test_y, good.test_y)
+    again = load_cifar("cifar10", data_dir=tmp_path, cache_dir=cache)  # the rebuilt cache is whole
+    assert np.array_equal(again.train_x, good.train_x)
