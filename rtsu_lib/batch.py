@@ -36,6 +36,7 @@ from pathlib import Path
 import yaml
 
 from . import show_progress_lines
+from .book_assets import STATIC_EXPLORERS_ENV
 from .cli import Project, ProfileError, profile_notebooks, read_parameters
 from .datasets import CorruptDataError, DatasetNotFoundError
 from .experiment import RunConfig, run_and_tell
@@ -334,7 +335,8 @@ def _execute_notebook(spec: dict, store: ResultsStore):
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.stem}.{os.getpid()}.partial.ipynb")
     try:
-        with _environment(RTSU_RESULTS_DIR=str(store.root)):
+        # the executed notebooks are for the book, which has no kernel: static explorers, as `rtsu run` shows
+        with _environment(RTSU_RESULTS_DIR=str(store.root), **{STATIC_EXPLORERS_ENV: "1"}):
             papermill.execute_notebook(spec["notebook"], str(partial), parameters=spec["parameters"],
                                        cwd=spec["cwd"], kernel_name="python3", progress_bar=False)
     finally:
