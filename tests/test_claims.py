@@ -13,6 +13,13 @@ def test_memorisation_rule(train, test, expected):
     assert memorisation_verdict(train, test, chance=0.5) == expected
 
 
+def test_a_short_run_that_has_not_started_fitting_is_inconclusive_not_a_failure():
+    assert memorisation_verdict(0.55, 0.50, chance=0.5, full_length=False) == "inconclusive"
+    assert memorisation_verdict(0.55, 0.50, chance=0.5, full_length=True) == "not reproduced"
+    assert memorisation_verdict(0.70, 0.50, chance=0.5, full_length=False) == "partly"
+    assert memorisation_verdict(0.99, 0.80, chance=0.5, full_length=False) == "not reproduced"
+
+
 def test_comparison_rule():
     chance = {"c10": 0.1, "c100": 0.01}
     others = {"c10": {"relu": 0.60, "crelu": 0.62}, "c100": {"relu": 0.30, "crelu": 0.31}}
