@@ -260,9 +260,7 @@ def _config(values: dict) -> RunConfig:
                     if key.startswith("variant_options.")})
     try:
         return RunConfig.from_dict({**flat, "variant_options": options})
-    except TypeError as error:
-        raise ValueError(f"{error} (in the grid point {values})") from None
-    except ValueError as error:
+    except (TypeError, ValueError) as error:
         raise ValueError(f"{error} (in the grid point {values})") from None
 
 

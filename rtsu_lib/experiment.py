@@ -164,7 +164,8 @@ def _train(config: RunConfig, store: ResultsStore, *, data_dir=None, download=Fa
               "history": history,
               "data": splits.info, "num_classes": splits.num_classes,
               "provenance": provenance(seed=config.seed, device=trainer.device, wall_seconds=time.time() - started,
-                                       num_parameters=count_parameters(model))}
+                                       num_parameters=count_parameters(model),
+                                       compiled=trainer.compiled)}
     weights = {name: tensor.cpu() for name, tensor in trainer.model.state_dict().items()}
     store.put(config, record, weights if status == "done" else None)
     return record

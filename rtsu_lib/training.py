@@ -227,6 +227,11 @@ class Trainer:
 
 def _compiled(model, device):
     """``torch.compile`` of the model; on CUDA with CUDA graphs (mode ``reduce-overhead``)."""
+    import torch._inductor.config
+
+    # NOTE: without this, compiled dropout draws from inductor's own random stream, so a compiled
+    # run with dropout would not match the eager run of the same seed.
+    torch._inductor.config.fallback_random = True
     mode = "reduce-overhead" if device.type == "cuda" else None
     return torch.compile(model, mode=mode)
 

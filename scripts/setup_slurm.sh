@@ -15,8 +15,8 @@ if [ "$(id -u)" != 0 ]; then
   echo "setup_slurm: needs root (apt-get and the daemons)" >&2
   exit 1
 fi
-if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null || ! command -v pgrep >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge procps >/dev/null
 fi
 
 host=$(hostname -s)
