@@ -1,6 +1,7 @@
 """``rtsu batch``: planning and checks, skip / retry / failure / divergence, notebooks that raise,
 the submitit path (in-process), SIGKILL at chosen points then resume, and two batches at once."""
 
+import contextlib
 import json
 import os
 import re
@@ -8,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
@@ -361,12 +363,27 @@ def test_sigkill_at_one_point_then_resume_equals_an_uninterrupted_run(tmp_path, 
 
 # --- two batches at once on one store -------------------------------------------------------------
 
+def wait_for_blocked_locks(count, timeout):
+    """Wait until ``count`` processes are blocked on a file lock (Linux's /proc/locks marks them '->')."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sum("->" in line for line in Path("/proc/locks").read_text().splitlines()) >= count:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {count} processes blocked on a lock within {timeout} s")
+
+
 def test_two_batches_at_once_train_each_run_once_and_lose_none(tmp_path):
     sweep = write_sweep(tmp_path, fixed={"variant_options": {"num_train": 32, "num_test": 8}}, grid={"seed": [0, 1]})
     store = tmp_path / "store"
     command = [sys.executable, "-m", "rtsu_lib.cli", "batch", "--sweep", str(sweep), "--results-dir", str(store)]
-    children = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for _ in range(2)]
+    with contextlib.ExitStack() as held:
+        # Hold every run's lock until both batches wait on one, so they surely overlap.
+        for unit in units_of(sweep):
+            held.enter_context(ResultsStore(store).lock(unit.key))
+        children = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    for _ in range(2)]
+        wait_for_blocked_locks(2, timeout=240)
     outputs = [child.communicate(timeout=300) for child in children]
     assert all(child.returncode == 0 for child in children), outputs
     summaries = [out.strip().splitlines()[-1] for out, _ in outputs]
