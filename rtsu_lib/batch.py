@@ -276,7 +276,14 @@ def is_done(unit: Unit, store: ResultsStore) -> bool:
     if unit.kind == "run":
         return store.get(RunConfig.from_dict(unit.spec["config"])) is not None
     state = read_state(unit, store)
-    return state is not None and state.get("status") == "done" and Path(unit.spec["output"]).is_file()
+    output = Path(unit.spec["output"])
+    # the output path is shared by every key of a notebook: only the file this unit wrote counts
+    return (state is not None and state.get("status") == "done" and output.is_file()
+            and state.get("output_sha256") == _sha256(output))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def state_path(unit: Unit, store: ResultsStore) -> Path:
@@ -363,9 +370,11 @@ def _fsync(path: Path):
 
 
 def _write_state(unit, store, outcome: Outcome, trace: str | None):
+    written = unit.kind == "notebook" and outcome.status == "done"
     write_json(state_path(unit, store), {
         "kind": unit.kind, "name": unit.name, "key": unit.key, "spec": unit.spec, "status": outcome.status,
         "attempts": outcome.attempts, "seconds": outcome.seconds, "note": outcome.note, "traceback": trace,
+        "output_sha256": _sha256(Path(unit.spec["output"])) if written else None,
         "host": os.uname().nodename, "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
 
 

@@ -413,3 +413,14 @@ def test_cache_with_a_flipped_byte_is_detected_and_rebuilt_not_trusted(tmp_path)
     assert np.array_equal(rebuilt.train_x, good.train_x) and np.array_equal(rebuilt.test_y, good.test_y)
     again = load_cifar("cifar10", data_dir=tmp_path, cache_dir=cache)  # the rebuilt cache is whole
     assert np.array_equal(again.train_x, good.train_x)
+
+
+def test_a_notebook_output_overwritten_by_another_key_is_not_taken_as_done(tmp_path):
+    store = ResultsStore(tmp_path / "store")
+    output = tmp_path / "fig.ipynb"
+    output.write_text('{"written by": "unit a"}')
+    unit = Unit("notebook", "fig", "key-a", {"output": str(output)})
+    batch._write_state(unit, store, Outcome(unit, "done"), None)
+    assert batch.is_done(unit, store)
+    output.write_text('{"written by": "unit b, which failed"}')  # same path, another key's parameters
+    assert not batch.is_done(unit, store)
