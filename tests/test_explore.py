@@ -220,8 +220,13 @@ def test_launch_buttons_point_at_the_committed_notebooks():
     assert context["header_buttons"][1]["buttons"][0]["url"] == "/executed/x"
 
 
+@pytest.mark.slow
 def test_a_notebook_run_outside_rtsu_shows_the_live_widgets(tmp_path):
-    """papermill runs in a subprocess with timeouts: in-process it can hang after a cell (papermill #711)."""
+    """papermill runs in a subprocess with timeouts: in-process it can hang after a cell (papermill #711).
+
+    Slow, and so out of the default suite: in a CI rehearsal the kernel went idle after a cell and the
+    run hung until its timeout (see README, Known limitations).
+    """
     output = tmp_path / "rtsu_explorer.ipynb"
     env = {key: value for key, value in os.environ.items() if key != book_assets.STATIC_EXPLORERS_ENV}
     command = [sys.executable, "-m", "papermill", str(ROOT / "book" / "notebooks" / "rtsu_explorer.ipynb"),
