@@ -37,6 +37,7 @@ import yaml
 
 from . import show_progress_lines
 from .book_assets import STATIC_EXPLORERS_ENV
+from .checks import is_int, require
 from .cli import Project, ProfileError, profile_notebooks, read_parameters
 from .datasets import CorruptDataError, DatasetNotFoundError
 from .experiment import RunConfig, run_and_tell
@@ -112,9 +113,6 @@ def _notebook_unit(project, profile, name, notebook, parameters, store) -> Unit:
     return Unit("notebook", f"{profile}/{name}", key, spec, runs_last=name in READS_OTHERS)
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -133,27 +131,23 @@ def _variant_option(option):
     accepts, allowed = OPTION_RULES[option]
 
     def check(key, value):
-        _require(accepts(value), key, value, allowed)
+        require(accepts(value), key, value, allowed)
     return check
 
 
 def _rule(accepts, allowed):
     def check(key, value):
-        _require(accepts(value), key, value, allowed)
+        require(accepts(value), key, value, allowed)
     return check
 
 
 def _each(check):
     def check_list(key, value):
-        _require(isinstance(value, list) and value, key, value, "a non-empty list")
+        require(isinstance(value, list) and value, key, value, "a non-empty list")
         for item in value:
             check(key, item)
     return check_list
 
-
-def _require(condition, key, value, allowed):
-    if not condition:
-        raise ValueError(f"{key}={value!r} is not allowed: must be {allowed}")
 
 
 # Notebook parameters checked by the rules of the RunConfig field, variant option or registry they feed.
@@ -169,8 +163,8 @@ PARAMETER_RULES = {
     "test_size": _variant_option("test_size"),
     "transforms": _each(_rule(lambda v: v in TRANSFORMS, f"one of {sorted(TRANSFORMS)}")),
     "strengths": _each(_rule(lambda v: _is_number(v) and v >= 0, "a number >= 0")),
-    "eval_images": _rule(lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1"),
-    "lr_drop_epoch": _rule(lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "eval_images": _rule(lambda v: v is None or (is_int(v) and v >= 1), "None or an integer >= 1"),
+    "lr_drop_epoch": _rule(lambda v: is_int(v) and v >= 1, "an integer >= 1"),
 }
 
 
@@ -190,7 +184,7 @@ def check_literal(key, value):
     if value is None or isinstance(value, (bool, int, str)):
         return
     if isinstance(value, float):
-        _require(math.isfinite(value), key, value, "a finite number")
+        require(math.isfinite(value), key, value, "a finite number")
     elif isinstance(value, list):
         for item in value:
             check_literal(key, item)
@@ -209,7 +203,7 @@ def _check_type(key, value, default: str | None):
     except (ValueError, SyntaxError):
         return
     if value is None or expected is type(None) or isinstance(value, expected) and type(value) is not bool \
-            or expected is bool and type(value) is bool or expected is float and _is_int(value):
+            or expected is bool and type(value) is bool or expected is float and is_int(value):
         return
     raise TypeError(f"{key}={value!r} has type {type(value).__name__}; "
                     f"the notebook expects {expected.__name__}")
@@ -231,16 +225,16 @@ def plan_sweep(path) -> list[Unit]:
 
 
 def _grid(sweep):
-    _require(isinstance(sweep, dict) and set(sweep) <= {"fixed", "grid"}, "sweep", sweep,
+    require(isinstance(sweep, dict) and set(sweep) <= {"fixed", "grid"}, "sweep", sweep,
              "a mapping with the keys 'fixed' and 'grid'")
     fixed, grid = sweep.get("fixed") or {}, sweep.get("grid") or {}
-    _require(isinstance(fixed, dict), "fixed", fixed, "a mapping of RunConfig fields to values")
-    _require(isinstance(grid, dict), "grid", grid, "a mapping of RunConfig fields to lists of values")
+    require(isinstance(fixed, dict), "fixed", fixed, "a mapping of RunConfig fields to values")
+    require(isinstance(grid, dict), "grid", grid, "a mapping of RunConfig fields to lists of values")
     for key, value in {**fixed, **grid}.items():
         _check_sweep_key(key)
         check_literal(key, value)
     for key, values in grid.items():
-        _require(isinstance(values, list) and values, f"grid.{key}", values, "a non-empty list of values")
+        require(isinstance(values, list) and values, f"grid.{key}", values, "a non-empty list of values")
     for point in itertools.product(*grid.values()):
         varied = dict(zip(grid, point))
         yield _config({**fixed, **varied}), varied
@@ -384,7 +378,7 @@ class LocalExecutor:
     """Units one after another in this process (``jobs=1``), or on a pool of ``jobs`` processes."""
 
     def __init__(self, jobs: int = 1):
-        _require(_is_int(jobs) and jobs >= 1, "jobs", jobs, "an integer >= 1")
+        require(is_int(jobs) and jobs >= 1, "jobs", jobs, "an integer >= 1")
         self.jobs = jobs
 
     def map(self, units, store_root, retries, device=None, force=()):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .checks import is_int, require
 from .datasets import load_cifar
 
 IMAGE_SHAPE = (3, 32, 32)
@@ -42,8 +43,8 @@ def binary_gaussian(*, seed, num_train, num_test=5000, data_dir=None, download=F
     The test set is drawn the same way from an independent stream of the same seed.
     Labels are a seeded permutation of [0] * N/2 + [1] * N/2, so classes are exactly balanced.
     """
-    _require(num_train >= 2, "num_train", num_train, "an integer >= 2")
-    _require(num_test >= 2, "num_test", num_test, "an integer >= 2")
+    require(num_train >= 2, "num_train", num_train, "an integer >= 2")
+    require(num_test >= 2, "num_test", num_test, "an integer >= 2")
     train_x, train_y = _gaussian_points(num_train, torch.Generator().manual_seed(2 * seed))
     test_x, test_y = _gaussian_points(num_test, torch.Generator().manual_seed(2 * seed + 1))
     return Splits(train_x, train_y, test_x, test_y, num_classes=2, info={"input": "N(0, I)"})
@@ -75,14 +76,14 @@ def _balanced_subset(labels, size, rng, name) -> list[np.ndarray]:
     classes = np.unique(labels)
     per_class = None
     if size is not None:
-        _require(size >= 2 * len(classes) and size % len(classes) == 0, name, size,
+        require(size >= 2 * len(classes) and size % len(classes) == 0, name, size,
                  f"None or a multiple of {len(classes)} that is at least {2 * len(classes)}")
         per_class = size // len(classes)
     groups = []
     for cls in classes:
         members = rng.permutation(np.flatnonzero(labels == cls))
         if per_class is not None:
-            _require(per_class <= len(members), name, size, f"at most {len(members) * len(classes)}")
+            require(per_class <= len(members), name, size, f"at most {len(members) * len(classes)}")
             members = members[:per_class]
         groups.append(members)
     return groups
@@ -107,7 +108,7 @@ def _cifar_splits(dataset, seed, train_size, test_size, data_dir, download):
 
 
 def _check_dataset(dataset):
-    _require(dataset in ("cifar10", "cifar100"), "dataset", dataset, "'cifar10' or 'cifar100'")
+    require(dataset in ("cifar10", "cifar100"), "dataset", dataset, "'cifar10' or 'cifar100'")
 
 
 def true_labels(*, seed, dataset="cifar10", train_size=None, test_size=None, data_dir=None, download=False):
@@ -125,7 +126,7 @@ def corrupted_labels(*, seed, p=0.3, corrupt_test=False, dataset="cifar10", trai
     ``corrupt_test``. Both choices and the realised fractions are recorded in ``info``.
     """
     _check_dataset(dataset)
-    _require(isinstance(p, (int, float)) and 0.0 <= p <= 1.0, "p", p, "a probability in [0, 1]")
+    require(isinstance(p, (int, float)) and 0.0 <= p <= 1.0, "p", p, "a probability in [0, 1]")
     splits = _cifar_splits(dataset, seed, train_size, test_size, data_dir, download)
     generator = torch.Generator().manual_seed(10_000 + seed)
     splits.train_y, mask = _corrupt(splits.train_y, p, splits.num_classes, generator)
@@ -163,7 +164,7 @@ def _permute(x, permutations, domain):
 
 
 def _permutation_size(domain):
-    _require(domain in PERMUTATION_DOMAINS, "domain", domain, f"one of {PERMUTATION_DOMAINS}")
+    require(domain in PERMUTATION_DOMAINS, "domain", domain, f"one of {PERMUTATION_DOMAINS}")
     return IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * IMAGE_SHAPE[2] if domain == "values" else IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
 
 
@@ -217,10 +218,6 @@ def _to_unit_float(images_uint8):
     return torch.from_numpy(images_uint8).float().div_(255.0)
 
 
-def _require(condition, name, value, allowed):
-    if not condition:
-        raise ValueError(f"{name}={value!r} is not allowed: must be {allowed}")
-
 
 VARIANTS = {
     "binary_gaussian": binary_gaussian,
@@ -244,16 +241,13 @@ def create_variant(name, *, seed=0, data_dir=None, download=False, **options) ->
     return VARIANTS[name](seed=seed, data_dir=data_dir, download=download, **options)
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
 
 # What each option accepts, checked before any data is read (the variants check data-dependent limits).
 OPTION_RULES = {
-    "num_train": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
-    "num_test": (lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
-    "train_size": (lambda v: v is None or (_is_int(v) and v >= 2), "None or an integer >= 2"),
-    "test_size": (lambda v: v is None or (_is_int(v) and v >= 2), "None or an integer >= 2"),
+    "num_train": (lambda v: is_int(v) and v >= 2, "an integer >= 2"),
+    "num_test": (lambda v: is_int(v) and v >= 2, "an integer >= 2"),
+    "train_size": (lambda v: v is None or (is_int(v) and v >= 2), "None or an integer >= 2"),
+    "test_size": (lambda v: v is None or (is_int(v) and v >= 2), "None or an integer >= 2"),
     "p": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0,
           "a probability in [0, 1]"),
     "corrupt_test": (lambda v: isinstance(v, bool), "true or false"),
@@ -270,7 +264,7 @@ def check_options(name, options: dict):
                          f"it takes {sorted(variant_options(name))}")
     for key, value in options.items():
         accepts, allowed = OPTION_RULES.get(key, (lambda v: True, ""))
-        _require(accepts(value), f"variant_options.{key}", value, allowed)
+        require(accepts(value), f"variant_options.{key}", value, allowed)
 
 
 def variant_options(name) -> dict:
