@@ -57,6 +57,9 @@ class _RTSUFunction(torch.autograd.Function):
     So each half of the output is slope_p * relu(x) + slope_x * x + shift with per-channel slopes
     (vectors of width 2C: first half for y1, second for y2), written straight into its half of the
     output; the input's gradient is g1 * slope1 + g2 * slope2 with slope = slope_x (+ slope_p where x > 0).
+    At exactly x = 0 the gradient is the negative branch's slope, the convention of ``torch.relu``
+    (whose gradient at 0 is 0). ``rtsu_reference`` differs there: ``clamp`` passes the gradient of
+    both branches at 0, so its slope at 0 is their sum, which is neither one-sided derivative.
     """
 
     @staticmethod

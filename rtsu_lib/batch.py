@@ -38,7 +38,7 @@ import yaml
 from . import show_progress_lines
 from .book_assets import STATIC_EXPLORERS_ENV
 from .checks import is_int, require
-from .cli import Project, ProfileError, profile_notebooks, read_parameters
+from .cli import Project, ProfileError, declared_parameters, profile_notebooks, read_parameters
 from .datasets import CorruptDataError, DatasetNotFoundError
 from .experiment import RunConfig, run_and_tell
 from .results import ResultsStore
@@ -90,16 +90,11 @@ def plan_profile(project: Project, profile: str, figures=None, store: ResultsSto
         notebook = project.notebooks / f"{name}.ipynb"
         if not notebook.is_file():
             raise ProfileError(f"{params_file} names notebook {notebook}, which does not exist")
-        parameters = read_parameters(notebook, params_file)
-        check_notebook_parameters(params_file, parameters, _declared(notebook))
+        declared = declared_parameters(notebook)
+        parameters = read_parameters(params_file, declared, notebook.name)
+        check_notebook_parameters(params_file, parameters, declared)
         units.append(_notebook_unit(project, profile, name, notebook, parameters, store))
     return units
-
-
-def _declared(notebook: Path) -> dict:
-    import papermill
-
-    return papermill.inspect_notebook(str(notebook))
 
 
 def _notebook_unit(project, profile, name, notebook, parameters, store) -> Unit:

@@ -62,18 +62,22 @@ def toc_order(project: Project) -> dict[str, int]:
     return {Path(file).name: position for position, file in enumerate(files)}
 
 
-def read_parameters(notebook: Path, params_file: Path) -> dict:
-    """The profile's parameters for ``notebook``, checked against the notebook's parameters cell."""
+def declared_parameters(notebook: Path) -> dict:
+    """The names in ``notebook``'s parameters cell, each with papermill's description (default as source text)."""
     import papermill
 
+    return papermill.inspect_notebook(str(notebook))
+
+
+def read_parameters(params_file: Path, declared: dict, notebook_name: str) -> dict:
+    """The profile's parameters from ``params_file``, refused when one is not ``declared`` by the notebook."""
     with open(params_file) as stream:
         values = yaml.safe_load(stream) or {}
     if not isinstance(values, dict):
         raise ProfileError(f"{params_file} must hold a mapping of parameter names to values")
-    declared = papermill.inspect_notebook(str(notebook))
     unknown = set(values) - set(declared)
     if unknown:
-        raise ProfileError(f"{params_file}: unknown parameter(s) {sorted(unknown)} for {notebook.name}; "
+        raise ProfileError(f"{params_file}: unknown parameter(s) {sorted(unknown)} for {notebook_name}; "
                            f"its parameters are {sorted(declared)}")
     return values
 
@@ -93,7 +97,8 @@ def execute(project: Project, profile: str, figures=None) -> list[Path]:
         notebook = project.notebooks / f"{name}.ipynb"
         if not notebook.is_file():
             raise ProfileError(f"{params_file} names notebook {notebook}, which does not exist")
-        plans.append((name, notebook, read_parameters(notebook, params_file)))
+        parameters = read_parameters(params_file, declared_parameters(notebook), notebook.name)
+        plans.append((name, notebook, parameters))
 
     project.executed.mkdir(parents=True, exist_ok=True)
     use_static_explorers()  # the book has no kernel: its notebooks show the static explorers

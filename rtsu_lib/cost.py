@@ -11,12 +11,10 @@ counts ``FORWARD_SHARE``, since a forward pass is about a third of a training st
 """
 
 import ast
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from .cli import declared_parameters, read_parameters
 from .datasets import PROJECT_ROOT
 
 FORWARD_SHARE = 1 / 3
@@ -46,13 +44,10 @@ class RunCost:
 def notebook_parameters(notebook: str, profile: str, project_root=PROJECT_ROOT) -> dict:
     """The parameters ``notebook`` runs with at ``profile``: its cell defaults updated by the profile file."""
     root = Path(project_root)
-    cells = json.loads((root / "book" / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
-    source = next("".join(cell["source"]) for cell in cells
-                  if "parameters" in cell.get("metadata", {}).get("tags", []))
-    values = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(source).body
-              if isinstance(node, ast.Assign)}
-    params_file = root / "params" / profile / f"{notebook}.yaml"
-    values.update(yaml.safe_load(params_file.read_text()) or {})
+    path = root / "book" / "notebooks" / f"{notebook}.ipynb"
+    declared = declared_parameters(path)
+    values = {name: ast.literal_eval(spec["default"]) for name, spec in declared.items()}
+    values.update(read_parameters(root / "params" / profile / f"{notebook}.yaml", declared, path.name))
     return values
 
 
@@ -74,7 +69,7 @@ def _fig4(p):
 
 def _fig6_11(p):
     train = p["train_size"] or CIFAR_TRAIN
-    test = 1000 if p["train_size"] else CIFAR_TEST  # as the notebook's variant_options
+    test = p["test_size"] or CIFAR_TEST
     transformed = min(p["eval_images"] or train, train) * len(p["transforms"]) * len(p["strengths"])
     return [RunCost("fig6_11_generating_functions", "rtsu", train, test, p["num_epochs"], transformed + test)
             for _ in p["variants"] for _ in p["seeds"]]

@@ -99,6 +99,18 @@ def test_rtsu_matches_reference_and_gradcheck():
     assert torch.autograd.gradcheck(lambda t: unit(t), (x[:1, :, :2, :2].detach().requires_grad_(),))
 
 
+def test_rtsu_gradient_at_zero_is_the_negative_branch_slope_like_relu():
+    theta, shift = math.radians(30.0), 0.25
+    unit = RTSU.from_parameters([theta], [shift], [shift])
+    x = torch.zeros(1, 1, requires_grad=True)
+    (grad_y1,) = torch.autograd.grad(unit(x)[0, 0], x)
+    (grad_y2,) = torch.autograd.grad(unit(x)[0, 1], x)
+    assert grad_y1.item() == pytest.approx(-math.sin(theta))  # d/dx of -sin(t) min(x, 0)
+    assert grad_y2.item() == pytest.approx(math.cos(theta))  # d/dx of cos(t) min(x, 0)
+    (relu_grad,) = torch.autograd.grad(torch.relu(x).sum(), x)
+    assert relu_grad.item() == 0.0  # the convention followed: relu'(0) = 0
+
+
 def test_rtsu_backward_keeps_only_a_sign_mask():
     """Everything saved for backward that has the input's size is a bool mask (1 byte per value)."""
     unit = RTSU(4)
