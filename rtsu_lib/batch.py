@@ -29,6 +29,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
@@ -370,22 +371,50 @@ def _write_state(unit, store, outcome: Outcome, trace: str | None):
 # --- executors ------------------------------------------------------------------------------------
 
 class LocalExecutor:
-    """Units one after another in this process (``jobs=1``), or on a pool of ``jobs`` processes."""
+    """Units one after another in this process (``jobs=1``), or on a pool of ``jobs`` processes.
 
-    def __init__(self, jobs: int = 1):
+    When a pool worker dies (killed, out of memory) the pool is broken and every unit not yet
+    finished on it fails with it; those units go to a fresh pool, at most ``retries`` more times.
+    """
+
+    def __init__(self, jobs: int = 1, work=None):
         require(is_int(jobs) and jobs >= 1, "jobs", jobs, "an integer >= 1")
         self.jobs = jobs
+        self.work = work or execute_unit  # (unit, store_root, retries, device, force) -> Outcome
 
     def map(self, units, store_root, retries, device=None, force=()):
         if self.jobs == 1:
             for unit in units:
-                yield execute_unit(unit, store_root, retries, device, unit.key in force)
+                yield self.work(unit, store_root, retries, device, unit.key in force)
             return
+        pending = list(units)
+        for pool_round in range(retries + 1):
+            lost = []
+            for unit, get_result in self._on_a_pool(pending, store_root, retries, device, force):
+                try:
+                    yield get_result()
+                except BrokenProcessPool as error:
+                    if pool_round < retries:
+                        lost.append(unit)
+                    else:
+                        yield _worker_died(unit, error, attempts=pool_round + 1)
+                except Exception as error:  # noqa: BLE001
+                    yield _worker_died(unit, error, attempts=1)
+            if not lost:
+                return
+            log.warning("a pool worker died; %d unit(s) go to a fresh pool", len(lost))
+            pending = lost
+
+    def _on_a_pool(self, units, store_root, retries, device, force):
         with ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(execute_unit, unit, str(store_root), retries, device, unit.key in force):
-                       unit for unit in units}
+            futures = {pool.submit(self.work, unit, str(store_root), retries, device, unit.key in force): unit
+                       for unit in units}
             for future in as_completed(futures):
-                yield _result_or_failure(future.result, futures[future])
+                yield futures[future], future.result
+
+
+def _worker_died(unit, error, attempts) -> Outcome:
+    return Outcome(unit, "failed", attempts=attempts, note=f"the worker died: {type(error).__name__}: {error}")
 
 
 def _result_or_failure(get_result, unit) -> Outcome:
@@ -393,7 +422,7 @@ def _result_or_failure(get_result, unit) -> Outcome:
     try:
         return get_result()
     except Exception as error:  # noqa: BLE001
-        return Outcome(unit, "failed", attempts=1, note=f"the worker died: {type(error).__name__}: {error}")
+        return _worker_died(unit, error, attempts=1)
 
 
 class UnitTask:

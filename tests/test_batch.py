@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -424,3 +425,25 @@ def test_a_notebook_output_overwritten_by_another_key_is_not_taken_as_done(tmp_p
     assert batch.is_done(unit, store)
     output.write_text('{"written by": "unit b, which failed"}')  # same path, another key's parameters
     assert not batch.is_done(unit, store)
+
+
+def _killed_once(unit, store_root, retries, device, force):
+    """Pool work for the test below: the unit named "killer" SIGKILLs its worker the first time."""
+    marker = Path(store_root) / f"{unit.name}.was-killed"
+    if unit.name == "killer" and not marker.exists():
+        marker.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return Outcome(unit, "done", attempts=1)
+
+
+@pytest.mark.parametrize("retries, killer_status", [(1, "done"), (0, "failed")])
+def test_units_lost_with_a_dead_pool_worker_go_to_a_fresh_pool(tmp_path, retries, killer_status):
+    units = [Unit("run", name, name, {}) for name in ("killer", "a", "b", "c")]
+    outcomes = list(LocalExecutor(2, work=_killed_once).map(units, tmp_path, retries))
+    status = {outcome.unit.name: outcome.status for outcome in outcomes}
+    assert sorted(status) == ["a", "b", "c", "killer"]
+    assert status["killer"] == killer_status
+    if retries:
+        assert set(status.values()) == {"done"}
+    else:
+        assert "BrokenProcessPool" in next(o.note for o in outcomes if o.unit.name == "killer")
