@@ -4,6 +4,12 @@ For a stored run, each transform is applied to (a seeded subset of) the training
 variant's own value space, the result is normalised with the training statistics exactly as
 during training, and accuracy is measured against the training labels. The variant's test split
 is measured too. Results are cached in the store under a key of the run and the request.
+
+Before measuring, the model's BatchNorm statistics are re-estimated on its clean training images
+(``recalibrate_batchnorm``): after a short run at a constant learning rate the running averages
+lag the weights and eval-mode accuracy understates what the network fitted (at the quick profile,
+Gaussian inputs: 51.5 % with the stored statistics, 99.3 % re-estimated). After a run to full fit
+the two agree.
 """
 
 import hashlib
@@ -15,11 +21,12 @@ import torch
 from .experiment import RunConfig, load_trained_model
 from .results import ResultsStore
 from .storage import read_json, write_json
-from .training import EVAL_BATCH_SIZE
+from .training import EVAL_BATCH_SIZE, recalibrate_batchnorm
 from .transforms import create_transform
 from .variants import create_variant, normalizer
 
 log = logging.getLogger(__name__)
+BATCHNORM_STATISTICS = "re-estimated on the clean training images"
 
 
 def transform_accuracies(config: RunConfig, transforms, strengths=(1.0,), num_images=None, seed=0,
@@ -31,7 +38,7 @@ def transform_accuracies(config: RunConfig, transforms, strengths=(1.0,), num_im
     """
     store = store or ResultsStore()
     request = {"run": store.key(config), "transforms": list(transforms), "strengths": [float(s) for s in strengths],
-               "num_images": num_images, "seed": seed}
+               "num_images": num_images, "seed": seed, "batchnorm": BATCHNORM_STATISTICS}
     name = "transforms-" + hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:20]
     path = store.evaluation_path(name)
     if path.exists():
@@ -59,10 +66,13 @@ def transform_accuracies(config: RunConfig, transforms, strengths=(1.0,), num_im
 
 
 def model_and_data(config, store=None, data_dir=None):
-    """The trained model, the variant before normalisation, and the map into the model's input space."""
+    """The trained model (BatchNorm statistics re-estimated on its training images), the variant
+    before normalisation, and the map into the model's input space."""
     model = load_trained_model(config, store)
     raw = create_variant(config.variant, seed=config.seed, data_dir=data_dir, **config.variant_options)
-    return model, raw, normalizer(raw.train_x, config.normalize)
+    to_model_space = normalizer(raw.train_x, config.normalize)
+    recalibrate_batchnorm(model, to_model_space(raw.train_x), config.batch_size)
+    return model, raw, to_model_space
 
 
 @torch.no_grad()

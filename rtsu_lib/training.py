@@ -225,6 +225,33 @@ class Trainer:
         log.info("resumed from %s after epoch %d", self.checkpoint_path, len(self.history))
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> torch.nn.Module:
+    """Re-estimate every BatchNorm layer's running mean and variance on ``x`` (in the model's input space).
+
+    During training the running statistics are an exponential average over batches seen while the
+    weights still moved, so after a short run at a constant learning rate they lag the final
+    weights. Here each layer's statistics become the plain average over batches of ``batch_size``
+    of ``x`` for the weights as they are ("precise BN"); dropout stays off and no weight changes.
+    The model is returned in eval mode.
+    """
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    model.eval()
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # cumulative average over the batches below
+        layer.train()
+    try:
+        for begin in range(0, len(x), batch_size):
+            model(x[begin:begin + batch_size].contiguous(memory_format=torch.channels_last))
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+            layer.eval()
+    return model
+
+
 def _compiled(model, device):
     """``torch.compile`` of the model; on CUDA with CUDA graphs (mode ``reduce-overhead``)."""
     import torch._inductor.config

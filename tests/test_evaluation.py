@@ -28,10 +28,20 @@ def test_transform_rows_and_identity_at_strength_zero(trained):
     rows = transform_accuracies(CONFIG, ["noise", "flip"], strengths=(0.0, 1.0), store=trained)
     assert [(r["transform"], r["strength"]) for r in rows] == [
         ("noise", 0.0), ("noise", 1.0), ("flip", 0.0), ("flip", 1.0), ("test", 0.0)]
-    model, splits = load_trained_model(CONFIG, trained), load_data(CONFIG)
+    model, splits = evaluation.model_and_data(CONFIG, trained)[0], load_data(CONFIG)
     clean = accuracy_of(model, splits.train_x, splits.train_y)
     assert rows[0]["accuracy"] == pytest.approx(clean) and rows[2]["accuracy"] == pytest.approx(clean)
-    assert rows[-1]["accuracy"] == pytest.approx(trained.get(CONFIG)["history"][-1]["test_acc"])
+    assert rows[-1]["accuracy"] == pytest.approx(accuracy_of(model, splits.test_x, splits.test_y))
+
+
+def test_evaluated_model_has_batchnorm_statistics_of_its_training_images(trained):
+    model, raw, to_model_space = evaluation.model_and_data(CONFIG, trained)
+    stored = load_trained_model(CONFIG, trained)
+    first_norm = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    stored_norm = next(m for m in stored.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert not torch.allclose(first_norm.running_mean, stored_norm.running_mean)  # re-estimated
+    assert not model.training
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), stored.parameters()))  # weights kept
 
 
 def test_evaluations_are_cached(trained, monkeypatch):

@@ -3,7 +3,8 @@ import torch
 import torch.nn.functional as F
 
 from rtsu_lib.models import create_model
-from rtsu_lib.training import TrainSettings, Trainer, TrainingDiverged, choose_device, flip_and_crop
+from rtsu_lib.training import (TrainSettings, Trainer, TrainingDiverged, choose_device, flip_and_crop,
+                               recalibrate_batchnorm)
 from rtsu_lib.variants import create_variant
 
 
@@ -125,3 +126,23 @@ def test_device_choice():
     if not torch.cuda.is_available() and torch.backends.mps.is_available():
         expected = "mps"
     assert choose_device().type == expected
+
+
+def test_recalibrated_batchnorm_holds_the_average_batch_statistics_and_nothing_else_changes():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+    model = torch.nn.Sequential(conv, torch.nn.BatchNorm2d(4), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                                torch.nn.Flatten(), torch.nn.Linear(4 * 8 * 8, 2))
+    x = torch.randn(48, 3, 8, 8) * 3 + 1
+    weights = [p.clone() for p in model.parameters()]
+    recalibrate_batchnorm(model, x, batch_size=16)
+    with torch.no_grad():
+        features = [conv(x[i:i + 16]) for i in range(0, 48, 16)]
+    means = torch.stack([f.mean(dim=(0, 2, 3)) for f in features]).mean(0)
+    variances = torch.stack([f.var(dim=(0, 2, 3), unbiased=True) for f in features]).mean(0)
+    norm = model[1]
+    torch.testing.assert_close(norm.running_mean, means, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(norm.running_var, variances, rtol=1e-5, atol=1e-5)
+    assert norm.momentum == 0.1 and not model.training and not norm.training
+    assert all(torch.equal(p, w) for p, w in zip(model.parameters(), weights))
+    assert torch.equal(model(x), model(x))  # eval mode: dropout off, statistics fixed
