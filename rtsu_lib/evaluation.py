@@ -26,7 +26,7 @@ from .transforms import create_transform
 from .variants import create_variant, normalizer
 
 log = logging.getLogger(__name__)
-BATCHNORM_STATISTICS = "re-estimated on the clean training images"
+BATCHNORM_STATISTICS = "re-estimated on the clean training images, shuffled batches"
 
 
 def transform_accuracies(config: RunConfig, transforms, strengths=(1.0,), num_images=None, seed=0,
@@ -71,7 +71,8 @@ def model_and_data(config, store=None, data_dir=None):
     model = load_trained_model(config, store)
     raw = create_variant(config.variant, seed=config.seed, data_dir=data_dir, **config.variant_options)
     to_model_space = normalizer(raw.train_x, config.normalize)
-    recalibrate_batchnorm(model, to_model_space(raw.train_x), config.batch_size)
+    recalibrate_batchnorm(model, to_model_space(raw.train_x), config.batch_size,
+                          torch.Generator().manual_seed(config.seed))
     return model, raw, to_model_space
 
 

@@ -226,14 +226,16 @@ class Trainer:
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> torch.nn.Module:
+def recalibrate_batchnorm(model: torch.nn.Module, x: torch.Tensor, batch_size: int,
+                          generator: torch.Generator | None = None) -> torch.nn.Module:
     """Re-estimate every BatchNorm layer's running mean and variance on ``x`` (in the model's input space).
 
     During training the running statistics are an exponential average over batches seen while the
     weights still moved, so after a short run at a constant learning rate they lag the final
     weights. Here each layer's statistics become the plain average over batches of ``batch_size``
     of ``x`` for the weights as they are ("precise BN"); dropout stays off and no weight changes.
-    The model is returned in eval mode.
+    The batches are drawn in a random order (``generator``), as in training: data sorted by class
+    would give class-pure batches and too small a variance. The model is returned in eval mode.
     """
     layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     model.eval()
@@ -243,8 +245,9 @@ def recalibrate_batchnorm(model: torch.nn.Module, x: torch.Tensor, batch_size: i
         layer.momentum = None  # cumulative average over the batches below
         layer.train()
     try:
+        order = torch.randperm(len(x), generator=generator)
         for begin in range(0, len(x), batch_size):
-            model(x[begin:begin + batch_size].contiguous(memory_format=torch.channels_last))
+            model(x[order[begin:begin + batch_size]].contiguous(memory_format=torch.channels_last))
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum

@@ -135,9 +135,10 @@ def test_recalibrated_batchnorm_holds_the_average_batch_statistics_and_nothing_e
                                 torch.nn.Flatten(), torch.nn.Linear(4 * 8 * 8, 2))
     x = torch.randn(48, 3, 8, 8) * 3 + 1
     weights = [p.clone() for p in model.parameters()]
-    recalibrate_batchnorm(model, x, batch_size=16)
+    recalibrate_batchnorm(model, x, batch_size=16, generator=torch.Generator().manual_seed(3))
+    order = torch.randperm(48, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
-        features = [conv(x[i:i + 16]) for i in range(0, 48, 16)]
+        features = [conv(x[order[i:i + 16]]) for i in range(0, 48, 16)]
     means = torch.stack([f.mean(dim=(0, 2, 3)) for f in features]).mean(0)
     variances = torch.stack([f.var(dim=(0, 2, 3), unbiased=True) for f in features]).mean(0)
     norm = model[1]
@@ -146,3 +147,10 @@ def test_recalibrated_batchnorm_holds_the_average_batch_statistics_and_nothing_e
     assert norm.momentum == 0.1 and not model.training and not norm.training
     assert all(torch.equal(p, w) for p, w in zip(model.parameters(), weights))
     assert torch.equal(model(x), model(x))  # eval mode: dropout off, statistics fixed
+
+
+def test_recalibration_batches_mix_classes_of_data_sorted_by_class():
+    norm = torch.nn.BatchNorm2d(1)
+    x = torch.cat([torch.zeros(32, 1, 2, 2), torch.ones(32, 1, 2, 2)])  # two "classes", sorted
+    recalibrate_batchnorm(norm, x, batch_size=16, generator=torch.Generator().manual_seed(0))
+    assert norm.running_var.item() > 0.1  # class-pure batches would give variance 0
